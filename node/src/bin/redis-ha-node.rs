@@ -1,0 +1,130 @@
+//! `redis-ha-node [/path/to/redis.conf] [--name value ...]`, started like
+//! redis-server.
+
+use std::process::ExitCode;
+
+use redis_ha_node::config::{Config, REDIS_VERSION};
+use redis_ha_node::log;
+
+const HA_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+fn usage() -> String {
+    "Usage: ./redis-ha-node [/path/to/redis.conf] [options] [-]\n       \
+     ./redis-ha-node - (read config from stdin)\n       \
+     ./redis-ha-node -v or --version\n       \
+     ./redis-ha-node -h or --help\n\n\
+     Examples:\n       \
+     ./redis-ha-node (run the server with default conf)\n       \
+     ./redis-ha-node /etc/redis/6379.conf\n       \
+     ./redis-ha-node --port 7777\n       \
+     ./redis-ha-node --port 7777 --replicaof 127.0.0.1 8888\n       \
+     ./redis-ha-node /etc/myredis.conf --loglevel verbose -\n"
+        .to_string()
+}
+
+/// Splits argv into (config file, overrides), as redis-server does.
+fn parse_argv(args: &[String]) -> Result<(Option<String>, Vec<String>, bool), String> {
+    let mut file = None;
+    let mut rest = args;
+    if let Some(first) = rest.first() {
+        if !first.starts_with("--") && first != "-" {
+            file = Some(first.clone());
+            rest = &rest[1..];
+        }
+    }
+    let mut stdin = false;
+    let mut overrides = Vec::new();
+    for a in rest {
+        if a == "-" {
+            stdin = true;
+        } else {
+            overrides.push(a.clone());
+        }
+    }
+    Ok((file, overrides, stdin))
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(first) = args.first() {
+        match first.as_str() {
+            "-v" | "--version" => {
+                println!("Redis server v={REDIS_VERSION} redis-ha-node={HA_VERSION} bits=64");
+                return ExitCode::SUCCESS;
+            }
+            "-h" | "--help" => {
+                print!("{}", usage());
+                return ExitCode::SUCCESS;
+            }
+            _ => {}
+        }
+    }
+    let (file, overrides, stdin) = match parse_argv(&args) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut text = String::new();
+    if let Some(path) = &file {
+        match std::fs::read_to_string(path) {
+            Ok(t) => text = t,
+            Err(e) => {
+                eprintln!("Fatal error, can't open config file '{path}': {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    if stdin {
+        let mut extra = String::new();
+        if let Err(e) = std::io::Read::read_to_string(&mut std::io::stdin(), &mut extra) {
+            eprintln!("Fatal error reading config from stdin: {e}");
+            return ExitCode::FAILURE;
+        }
+        text.push('\n');
+        text.push_str(&extra);
+    }
+    let mut config = match Config::load(Some(&text), &overrides) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    config.file = file.as_ref().map(|f| std::fs::canonicalize(f).unwrap_or_else(|_| f.into()));
+    log::set_level(log::Level::from_name(&config.settings.loglevel));
+    if let Err(e) = log::set_file(&config.settings.logfile) {
+        eprintln!("Can't open the log file: {e}");
+        return ExitCode::FAILURE;
+    }
+    if !config.settings.dir.is_empty() {
+        if let Err(e) = std::env::set_current_dir(&config.settings.dir) {
+            eprintln!("Can't chdir to '{}': {e}", config.settings.dir);
+            return ExitCode::FAILURE;
+        }
+    }
+    redis_ha_node::notice!("oO0OoO0OoO0Oo redis-ha-node is starting oO0OoO0OoO0Oo");
+    redis_ha_node::notice!(
+        "Redis version={REDIS_VERSION}, redis-ha-node={HA_VERSION}, bits=64, pid={}, just started",
+        std::process::id()
+    );
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("Can't start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(redis_ha_node::server::run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            redis_ha_node::warning!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}

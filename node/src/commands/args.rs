@@ -1,0 +1,111 @@
+//! Argument parsing shared by command handlers, with Redis's error texts.
+
+use super::CmdError;
+use crate::util::number;
+
+pub fn eq_ic(arg: &[u8], word: &str) -> bool {
+    arg.eq_ignore_ascii_case(word.as_bytes())
+}
+
+pub fn int(arg: &[u8]) -> Result<i64, CmdError> {
+    number::parse_i64(arg).ok_or(CmdError::NotInteger)
+}
+
+/// A float argument (strtod rules): "ERR value is not a valid float".
+pub fn float(arg: &[u8]) -> Result<f64, CmdError> {
+    number::parse_f64(arg).ok_or(CmdError::NotFloat)
+}
+
+/// An integer that must be >= 0, with Redis's "out of range" message for
+/// commands that report it as `ERR value is out of range, must be positive`.
+pub fn positive_int(arg: &[u8]) -> Result<i64, CmdError> {
+    let n = int(arg)?;
+    if n < 0 {
+        return Err(CmdError::msg("ERR value is out of range, must be positive"));
+    }
+    Ok(n)
+}
+
+/// A blocking command's timeout in seconds (may be fractional). Returns None
+/// for 0 (wait forever), else milliseconds.
+pub fn block_timeout(arg: &[u8]) -> Result<Option<i64>, CmdError> {
+    let secs = number::parse_f64(arg)
+        .filter(|v| v.is_finite())
+        .ok_or_else(|| CmdError::msg("ERR timeout is not a float or out of range"))?;
+    if secs < 0.0 {
+        return Err(CmdError::msg("ERR timeout is negative"));
+    }
+    // Redis truncates seconds * 1000 to an integer number of milliseconds.
+    let ms = (secs * 1000.0).trunc();
+    if ms >= (i64::MAX / 2) as f64 {
+        return Err(CmdError::msg("ERR timeout is out of range"));
+    }
+    Ok(if ms == 0.0 { None } else { Some(ms as i64) })
+}
+
+/// The arity error text for a command or `container|sub`.
+pub fn arity_error(name: &str) -> CmdError {
+    CmdError::WrongArity(name.to_ascii_lowercase())
+}
+
+/// Options of SCAN / HSCAN / SSCAN / ZSCAN.
+#[derive(Debug, Clone)]
+pub struct ScanOptions {
+    pub pattern: Option<bytes::Bytes>,
+    pub count: usize,
+    pub type_filter: Option<bytes::Bytes>,
+}
+
+/// Parses a SCAN cursor: `ERR invalid cursor` unless an unsigned integer.
+pub fn scan_cursor(arg: &[u8]) -> Result<u64, CmdError> {
+    number::parse_u64(arg).ok_or_else(|| CmdError::msg("ERR invalid cursor"))
+}
+
+/// Parses `[MATCH pattern] [COUNT n] [TYPE t]` starting at `args[from]`.
+/// TYPE is only accepted by SCAN (`allow_type`).
+pub fn scan_options(args: &[bytes::Bytes], from: usize, allow_type: bool) -> Result<ScanOptions, CmdError> {
+    let mut opts = ScanOptions {
+        pattern: None,
+        count: 10,
+        type_filter: None,
+    };
+    let mut i = from;
+    while i < args.len() {
+        let has_value = i + 1 < args.len();
+        if eq_ic(&args[i], "count") && has_value {
+            let n = int(&args[i + 1])?;
+            if n < 1 {
+                return Err(CmdError::Syntax);
+            }
+            opts.count = n as usize;
+        } else if eq_ic(&args[i], "match") && has_value {
+            let p = args[i + 1].clone();
+            // MATCH * filters nothing; Redis skips the matching work.
+            opts.pattern = (p.as_ref() != b"*").then_some(p);
+        } else if allow_type && eq_ic(&args[i], "type") && has_value {
+            opts.type_filter = Some(args[i + 1].clone());
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        i += 2;
+    }
+    Ok(opts)
+}
+
+impl ScanOptions {
+    pub fn matches(&self, item: &[u8]) -> bool {
+        self.pattern
+            .as_ref()
+            .map_or(true, |p| crate::glob::glob_match(p, item, false))
+    }
+}
+
+/// Writes `[cursor, [items...]]`.
+pub fn reply_scan(reply: &mut crate::resp::Reply, cursor: u64, items: &[&[u8]]) {
+    reply.array_len(2);
+    reply.bulk(cursor.to_string().as_bytes());
+    reply.array_len(items.len());
+    for i in items {
+        reply.bulk(i);
+    }
+}

@@ -1,0 +1,402 @@
+//! Command execution: the checks Redis's processCommand makes, MULTI
+//! queueing, the call itself, propagation to the write log, WATCH and
+//! blocked-client signalling, MONITOR, SLOWLOG and command statistics.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use tokio::sync::oneshot;
+
+use super::blocking::{BlockRequest, BlockedClient, Unblocked};
+use super::client::{ClientState, ReplyMode};
+use super::context::{Ctx, Propagate};
+use super::repl_log::Argv;
+use super::state::{ServerState, SlowlogEntry};
+use crate::commands::{flags, table, CmdError, CommandSpec};
+use crate::db::CompactBytes;
+use crate::resp::Reply;
+
+/// The result of running one request.
+pub enum Outcome {
+    /// Reply written to the buffer.
+    Done,
+    /// The client must wait; the reply comes through the receiver.
+    Blocked(oneshot::Receiver<Unblocked>, BlockRequest),
+}
+
+/// Commands a RESP2 client in subscribed mode may run.
+fn allowed_in_pubsub_mode(name: &str) -> bool {
+    matches!(
+        name,
+        "subscribe" | "psubscribe" | "ssubscribe" | "unsubscribe" | "punsubscribe" | "sunsubscribe" | "ping" | "quit" | "reset"
+    )
+}
+
+/// Commands that run immediately inside MULTI instead of being queued.
+fn runs_inside_multi(name: &str) -> bool {
+    matches!(name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset")
+}
+
+/// `ERR unknown command 'x', with args beginning with: 'a' 'b' `.
+pub fn unknown_command_error(args: &[Bytes]) -> String {
+    let name = String::from_utf8_lossy(&args[0]);
+    let name: String = name.chars().take(128).collect();
+    let mut rest = String::new();
+    for a in &args[1..] {
+        if rest.len() >= 128 {
+            break;
+        }
+        let text = String::from_utf8_lossy(a);
+        let room = 128 - rest.len();
+        let text: String = text.chars().take(room).collect();
+        rest.push_str(&format!("'{text}' "));
+    }
+    format!("ERR unknown command '{name}', with args beginning with: {rest}")
+}
+
+/// Validates and runs one request from a client (or queues it in MULTI).
+pub fn execute(state: &mut ServerState, client: &mut ClientState, reply: &mut Reply, args: Vec<Bytes>) -> Outcome {
+    let Some(spec) = table().lookup(&args[0]) else {
+        reject(state, client, reply, &unknown_command_error(&args));
+        return Outcome::Done;
+    };
+    client.last_cmd = spec.name;
+    if !spec.arity_ok(args.len()) {
+        let text = CmdError::WrongArity(spec.name.to_string()).text();
+        reject(state, client, reply, &text);
+        return Outcome::Done;
+    }
+    if !client.authenticated && !spec.has(flags::NO_AUTH) {
+        reject(state, client, reply, "NOAUTH Authentication required.");
+        return Outcome::Done;
+    }
+    if client.in_resp2_pubsub_mode() && !allowed_in_pubsub_mode(spec.name) {
+        let text = format!(
+            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+            spec.name
+        );
+        reject(state, client, reply, &text);
+        return Outcome::Done;
+    }
+    if let Some(multi) = &mut client.multi {
+        if !runs_inside_multi(spec.name) {
+            if spec.has(flags::NO_MULTI) {
+                multi.errored = true;
+                reply.error("ERR Command not allowed inside a transaction");
+                return Outcome::Done;
+            }
+            multi.queued.push((spec, args));
+            reply.simple("QUEUED");
+            return Outcome::Done;
+        }
+    }
+    let outcome = call(state, client, reply, spec, &args, CallMode::Normal);
+    serve_blocked_clients(state);
+    match outcome {
+        CallOutcome::Done => Outcome::Done,
+        CallOutcome::Block(request) => {
+            let (tx, rx) = oneshot::channel();
+            state.blocked.block(BlockedClient {
+                client: client.id,
+                db: client.db,
+                resp3: client.resp3,
+                args,
+                request: request.clone(),
+                reply_tx: tx,
+            });
+            if let Some(info) = state.clients.get_mut(client.id) {
+                info.blocked = true;
+            }
+            Outcome::Blocked(rx, request)
+        }
+    }
+}
+
+/// A rejected command: error reply, and inside MULTI the transaction is doomed.
+fn reject(state: &mut ServerState, client: &mut ClientState, reply: &mut Reply, text: &str) {
+    if let Some(m) = &mut client.multi {
+        m.errored = true;
+    }
+    count_error(state, text);
+    reply.error(text);
+}
+
+fn count_error(state: &mut ServerState, text: &str) {
+    state.stats.total_error_replies += 1;
+    let code = text.split(' ').next().unwrap_or("ERR").to_string();
+    *state.stats.error_counts.entry(code).or_insert(0) += 1;
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum CallMode {
+    Normal,
+    /// Re-running a blocked client's command on its behalf.
+    ServingBlocked,
+    /// Part of EXEC: propagation is collected by EXEC itself.
+    InExec,
+}
+
+pub enum CallOutcome {
+    Done,
+    Block(BlockRequest),
+}
+
+/// Runs a command and does everything that follows it.
+pub fn call(
+    state: &mut ServerState,
+    client: &mut ClientState,
+    reply: &mut Reply,
+    spec: &'static CommandSpec,
+    args: &[Bytes],
+    mode: CallMode,
+) -> CallOutcome {
+    let started = Instant::now();
+    let now_ms = crate::util::time::now_ms();
+    state.set_now(now_ms);
+    let dirty_before = state.dirty;
+    let reply_mark = reply.len();
+    let mut ctx = Ctx {
+        state,
+        client,
+        reply,
+        args,
+        spec,
+        propagate: Propagate::Verbatim,
+        block: None,
+        extra_modified: Vec::new(),
+    };
+    let result = (spec.handler)(&mut ctx);
+    let Ctx {
+        propagate,
+        block,
+        extra_modified,
+        ..
+    } = ctx;
+    let failed = match result {
+        Ok(()) => false,
+        Err(e) => {
+            reply.truncate(reply_mark);
+            let text = e.text();
+            count_error(state, &text);
+            reply.error(&text);
+            true
+        }
+    };
+    let elapsed_us = started.elapsed().as_micros() as u64;
+    let changed = state.dirty != dirty_before;
+
+    // Expired keys found during the command are deleted before it, so their
+    // DELs go first; the whole unit is wrapped in MULTI/EXEC when it has
+    // more than one command, as Redis 7.0 does.
+    let mut ops: Vec<(usize, Argv)> = Vec::new();
+    collect_expired(state, &mut ops);
+    if changed && spec.has(flags::WRITE) || matches!(propagate, Propagate::Replace(_)) {
+        match propagate {
+            Propagate::Verbatim if changed => ops.push((client.db, args.to_vec())),
+            Propagate::Replace(list) => ops.extend(list),
+            _ => {}
+        }
+    }
+    if changed {
+        for pos in spec.key_positions(args.len()) {
+            state.signal_modified_key(client.db, &args[pos]);
+        }
+    }
+    for (db, key) in extra_modified {
+        state.signal_modified_key(db, &key);
+    }
+    if mode == CallMode::InExec {
+        state.pending_exec_ops.extend(ops);
+    } else {
+        propagate_ops(state, ops);
+    }
+
+    if mode != CallMode::ServingBlocked || block.is_none() {
+        record_stats(state, client, spec, args, elapsed_us, failed);
+    }
+    match block {
+        Some(request) if !failed => CallOutcome::Block(request),
+        _ => CallOutcome::Done,
+    }
+}
+
+/// Moves DELs of keys that expired during a command into `ops`.
+pub fn collect_expired(state: &mut ServerState, ops: &mut Vec<(usize, Argv)>) {
+    for db in &mut state.dbs {
+        for key in db.expired_log.drain(..) {
+            ops.push((db.id, vec![Bytes::from_static(b"DEL"), Bytes::copy_from_slice(&key)]));
+        }
+    }
+}
+
+/// Appends one call's writes to the write log, wrapped in MULTI/EXEC when
+/// there are several.
+pub fn propagate_ops(state: &mut ServerState, mut ops: Vec<(usize, Argv)>) {
+    if ops.is_empty() {
+        return;
+    }
+    if ops.len() > 1 {
+        let db = ops[0].0;
+        let last_db = ops[ops.len() - 1].0;
+        ops.insert(0, (db, vec![Bytes::from_static(b"MULTI")]));
+        ops.push((last_db, vec![Bytes::from_static(b"EXEC")]));
+    }
+    state.repl_log.feed(&ops);
+}
+
+fn record_stats(
+    state: &mut ServerState,
+    client: &ClientState,
+    spec: &'static CommandSpec,
+    args: &[Bytes],
+    elapsed_us: u64,
+    failed: bool,
+) {
+    state.stats.total_commands_processed += 1;
+    let stat = state.command_stats.entry(spec.name).or_default();
+    stat.calls += 1;
+    stat.usec += elapsed_us;
+    if failed {
+        stat.failed_calls += 1;
+    }
+    let threshold = state.config.settings.slowlog_log_slower_than;
+    if threshold >= 0 && elapsed_us as i64 >= threshold && !spec.has(flags::SKIP_SLOWLOG) {
+        add_slowlog(state, client, args, elapsed_us);
+    }
+    if !state.monitors.is_empty() && !spec.has(flags::SKIP_MONITOR) && !spec.has(flags::ADMIN) {
+        feed_monitors(state, client, args);
+    }
+}
+
+fn add_slowlog(state: &mut ServerState, client: &ClientState, args: &[Bytes], elapsed_us: u64) {
+    // Redis keeps at most 32 arguments and 128 bytes of each.
+    let mut kept: Vec<Bytes> = Vec::new();
+    let max_args = 32;
+    for (i, a) in args.iter().enumerate() {
+        if i == max_args - 1 && args.len() > max_args {
+            kept.push(Bytes::from(format!("... ({} more arguments)", args.len() - max_args + 1)));
+            break;
+        }
+        if a.len() > 128 {
+            let mut v = a[..128].to_vec();
+            v.extend_from_slice(format!("... ({} more bytes)", a.len() - 128).as_bytes());
+            kept.push(Bytes::from(v));
+        } else {
+            kept.push(a.clone());
+        }
+    }
+    let entry = SlowlogEntry {
+        id: state.slowlog_next_id,
+        time_secs: crate::util::time::now_ms() / 1000,
+        duration_us: elapsed_us,
+        args: kept,
+        peer: client.addr.clone(),
+        name: client.name.as_ref().map(|n| n.to_vec()).unwrap_or_default(),
+    };
+    state.slowlog_next_id += 1;
+    state.slowlog.push_front(entry);
+    while state.slowlog.len() > state.config.settings.slowlog_max_len {
+        state.slowlog.pop_back();
+    }
+}
+
+/// `+1339518083.107412 [0 127.0.0.1:60866] "keys" "*"` to every MONITOR client.
+fn feed_monitors(state: &mut ServerState, client: &ClientState, args: &[Bytes]) {
+    let now = crate::util::time::now_us();
+    let mut line = format!("+{}.{:06} [{} {}]", now / 1_000_000, now % 1_000_000, client.db, client.addr);
+    for a in args {
+        line.push(' ');
+        line.push_str(&quote_for_monitor(a));
+    }
+    line.push_str("\r\n");
+    let bytes = Bytes::from(line);
+    state.monitors.retain(|id| match state.clients.get(*id) {
+        Some(c) => {
+            c.push(bytes.clone());
+            true
+        }
+        None => false,
+    });
+}
+
+/// sdscatrepr: quoted, with C escapes for non-printable bytes.
+pub fn quote_for_monitor(a: &[u8]) -> String {
+    let mut s = String::from("\"");
+    for &b in a {
+        match b {
+            b'\\' => s.push_str("\\\\"),
+            b'"' => s.push_str("\\\""),
+            b'\n' => s.push_str("\\n"),
+            b'\r' => s.push_str("\\r"),
+            b'\t' => s.push_str("\\t"),
+            0x07 => s.push_str("\\a"),
+            0x08 => s.push_str("\\b"),
+            0x20..=0x7e => s.push(b as char),
+            _ => s.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    s.push('"');
+    s
+}
+
+/// Re-runs blocked clients' commands on keys that became ready, in blocking
+/// order, until no key is ready. A served command may make other keys ready
+/// (BLMOVE pushes to its destination), hence the loop.
+pub fn serve_blocked_clients(state: &mut ServerState) {
+    loop {
+        let ready = state.blocked.take_ready();
+        if ready.is_empty() {
+            return;
+        }
+        for (db, key) in ready {
+            serve_key(state, db, &key);
+        }
+    }
+}
+
+fn serve_key(state: &mut ServerState, db: usize, key: &CompactBytes) {
+    for id in state.blocked.waiters(db, key) {
+        let Some(blocked) = state.blocked.get(id) else {
+            continue;
+        };
+        let args = blocked.args.clone();
+        let Some(spec) = table().lookup(&args[0]) else {
+            continue;
+        };
+        let mut client = ClientState::new(id, String::new(), true);
+        client.db = blocked.db;
+        client.resp3 = blocked.resp3;
+        if let Some(info) = state.clients.get(id) {
+            client.addr = info.addr.clone();
+        }
+        let mut reply = Reply::new(client.resp3);
+        match call(state, &mut client, &mut reply, spec, &args, CallMode::ServingBlocked) {
+            CallOutcome::Block(_) => {
+                // Still nothing for this client (or anyone after it): keep
+                // the original deadline and stop serving this key.
+                break;
+            }
+            CallOutcome::Done => {
+                if let Some(b) = state.blocked.unblock(id) {
+                    let _ = b.reply_tx.send(Unblocked::Reply(reply.take()));
+                }
+                if let Some(info) = state.clients.get_mut(id) {
+                    info.blocked = false;
+                }
+            }
+        }
+    }
+}
+
+/// Applies CLIENT REPLY OFF/SKIP to what a command wrote.
+pub fn apply_reply_mode(client: &mut ClientState, reply: &mut Reply, mark: usize) {
+    match client.reply_mode {
+        ReplyMode::On => {}
+        ReplyMode::Off => reply.truncate(mark),
+        ReplyMode::SkipNext => client.reply_mode = ReplyMode::Skip,
+        ReplyMode::Skip => {
+            reply.truncate(mark);
+            client.reply_mode = ReplyMode::On;
+        }
+    }
+}

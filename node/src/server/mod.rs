@@ -1,0 +1,175 @@
+//! The server: listeners, connection tasks, the periodic cron, shutdown.
+
+pub mod blocking;
+pub mod client;
+pub mod connection;
+pub mod context;
+pub mod cron;
+pub mod exec;
+pub mod pubsub;
+pub mod repl_log;
+pub mod state;
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::{notice, warning};
+pub use state::{ServerState, Shared};
+
+/// Turns one `bind` entry into a socket address. A leading `-` marks an
+/// address whose failure to bind is not fatal; `*` and `::*` mean any.
+fn bind_target(entry: &str, port: u16) -> (Option<SocketAddr>, bool) {
+    let (optional, addr) = match entry.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, entry),
+    };
+    let ip = match addr {
+        "*" => "0.0.0.0".to_string(),
+        "::*" => "::".to_string(),
+        other => other.to_string(),
+    };
+    let parsed = ip.parse::<std::net::IpAddr>().ok().map(|ip| SocketAddr::new(ip, port));
+    (parsed, optional)
+}
+
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let domain = socket2::Domain::for_address(addr);
+    let socket = socket2::Socket::new(domain, socket2::Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    if addr.is_ipv6() {
+        // Like Redis: the IPv6 socket must not also claim IPv4, which the
+        // other listener has.
+        socket.set_only_v6(true)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(511)?;
+    TcpListener::from_std(socket.into())
+}
+
+/// Binds every configured address. Errors name the address, as Redis does.
+pub fn bind_listeners(config: &Config) -> Result<Vec<TcpListener>, String> {
+    let port = config.settings.port;
+    let mut listeners = Vec::new();
+    if port == 0 {
+        return Ok(listeners);
+    }
+    for entry in &config.settings.bind {
+        let (addr, optional) = bind_target(entry, port);
+        let Some(addr) = addr else {
+            if optional {
+                continue;
+            }
+            return Err(format!("Invalid bind address '{entry}'"));
+        };
+        match listen(addr) {
+            Ok(l) => listeners.push(l),
+            Err(e) if optional => {
+                crate::verbose!("Skipping optional bind {addr}: {e}");
+            }
+            Err(e) => return Err(format!("Warning: Could not create server TCP listening socket {addr}: {e}")),
+        }
+    }
+    if listeners.is_empty() {
+        return Err("Failed listening on port (tcp), aborting.".into());
+    }
+    Ok(listeners)
+}
+
+/// Accepts clients on one listener until the server stops.
+async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                match accepted {
+                    Ok((stream, peer)) => {
+                        let keepalive = shared.state.lock().config.settings.tcp_keepalive_secs;
+                        if keepalive > 0 {
+                            let sock = socket2::SockRef::from(&stream);
+                            let ka = socket2::TcpKeepalive::new().with_time(std::time::Duration::from_secs(keepalive));
+                            let _ = sock.set_tcp_keepalive(&ka);
+                        }
+                        tokio::spawn(connection::serve_client(shared.clone(), stream, peer));
+                    }
+                    Err(e) => {
+                        warning!("Accepting client connection: {e}");
+                        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                    }
+                }
+            }
+            _ = shared.stop_notify.notified() => return,
+        }
+        if shared.stopping.load(Ordering::SeqCst) {
+            return;
+        }
+    }
+}
+
+/// Runs the server until SHUTDOWN or a signal.
+pub async fn run(config: Config) -> Result<(), String> {
+    let listeners = bind_listeners(&config)?;
+    let port = config.settings.port;
+    let state = ServerState::new(config);
+    let shared = Shared::new(state);
+    {
+        let st = shared.state.lock();
+        for name in &st.config.ignored {
+            notice!("Config directive '{name}' is accepted but has no effect in redis-ha-node");
+        }
+    }
+    notice!("Server initialized");
+    for l in listeners {
+        if let Ok(a) = l.local_addr() {
+            crate::verbose!("Listening on {a}");
+        }
+        tokio::spawn(accept_loop(shared.clone(), l));
+    }
+    notice!("Ready to accept connections tcp (port {port})");
+    tokio::spawn(cron::run(shared.clone()));
+    wait_for_shutdown(shared.clone()).await;
+    Ok(())
+}
+
+/// Returns when SHUTDOWN was requested or SIGTERM/SIGINT arrived.
+async fn wait_for_shutdown(shared: Arc<Shared>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).ok();
+    let mut int = signal(SignalKind::interrupt()).ok();
+    let term_fut = async {
+        match term.as_mut() {
+            Some(s) => {
+                s.recv().await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+    };
+    let int_fut = async {
+        match int.as_mut() {
+            Some(s) => {
+                s.recv().await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = term_fut => warning!("Received SIGTERM scheduling shutdown..."),
+        _ = int_fut => warning!("Received SIGINT scheduling shutdown..."),
+        _ = shutdown_requested(&shared) => {}
+    }
+    shared.stopping.store(true, Ordering::SeqCst);
+    shared.stop_notify.notify_waiters();
+    warning!("Redis is now ready to exit, bye bye...");
+}
+
+async fn shutdown_requested(shared: &Arc<Shared>) {
+    loop {
+        if shared.state.lock().shutdown.is_some() {
+            return;
+        }
+        shared.stop_notify.notified().await;
+    }
+}
