@@ -91,3 +91,25 @@ int rh_add_long_double(const char *cur, size_t cur_len, const char *incr, size_t
 int rh_format_g17(double v, char *out, size_t cap) {
     return snprintf(out, cap, "%.17g", v);
 }
+
+/* A bare strtod over the C string in s[0..len] (it ends at the first NUL, as
+ * Redis sees an argument). Returns 1 with the value when strtod consumed the
+ * whole C string and the value is not NaN, else 0. Redis parses score range
+ * bounds this way (zslParseRange): no errno check and no rejection of
+ * leading spaces, so "" is 0, " 1" is 1 and "1e400" is inf. */
+int rh_strtod_loose(const char *s, size_t len, double *out) {
+    const void *nul = memchr(s, '\0', len);
+    size_t clen = nul ? (size_t)((const char *)nul - s) : len;
+    char *buf = malloc(clen + 1);
+    char *end;
+    double v;
+    int ok;
+    if (buf == NULL) return 0;
+    memcpy(buf, s, clen);
+    buf[clen] = '\0';
+    v = strtod(buf, &end);
+    ok = end[0] == '\0' && !isnan(v);
+    free(buf);
+    if (ok) *out = v;
+    return ok;
+}

@@ -19,6 +19,7 @@ extern "C" {
         cap: usize,
     ) -> c_int;
     fn rh_format_g17(v: f64, out: *mut c_char, cap: usize) -> c_int;
+    fn rh_strtod_loose(s: *const c_char, len: usize, out: *mut f64) -> c_int;
 }
 
 /// Parses a signed 64-bit integer exactly as Redis's `string2ll` does.
@@ -81,6 +82,18 @@ pub fn parse_f64(s: &[u8]) -> Option<f64> {
     // SAFETY: the pointer/length pair describes a live slice; the C side
     // copies it into its own NUL-terminated buffer and writes one f64.
     let ok = unsafe { rh_parse_double(s.as_ptr() as *const c_char, s.len(), &mut out) };
+    (ok == 1).then_some(out)
+}
+
+/// Parses a double with a bare C `strtod` that must consume the whole
+/// argument (up to an embedded NUL, as C sees it), NaN excluded. Unlike
+/// `parse_f64` it accepts leading spaces, "" (as 0) and overflow (as inf):
+/// this is how Redis reads score range bounds (ZRANGEBYSCORE, ZCOUNT...).
+pub fn parse_f64_loose(s: &[u8]) -> Option<f64> {
+    let mut out = 0.0f64;
+    // SAFETY: the pointer/length pair describes a live slice; the C side
+    // copies it into its own NUL-terminated buffer and writes one f64.
+    let ok = unsafe { rh_strtod_loose(s.as_ptr() as *const c_char, s.len(), &mut out) };
     (ok == 1).then_some(out)
 }
 
