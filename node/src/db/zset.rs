@@ -601,7 +601,7 @@ impl ZSet {
     /// 0: `swap_remove` only moves the last (already visited) entry into a
     /// hole, so every member present for the whole scan is returned at least
     /// once. The cursor is "positions left to visit"; 0 starts and ends.
-    pub fn scan(&self, cursor: u64, count: usize, mut visit: impl FnMut(&CompactBytes, f64)) -> u64 {
+    pub fn scan<'a>(&'a self, cursor: u64, count: usize, mut visit: impl FnMut(&'a CompactBytes, f64)) -> u64 {
         let len = self.len() as u64;
         let mut next = if cursor == 0 { len } else { cursor.min(len) };
         let mut steps = 0;
