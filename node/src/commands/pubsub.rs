@@ -154,7 +154,8 @@ fn pubsub(ctx: &mut Ctx) -> CmdResult {
         }
         b"numsub" => {
             let channels = ctx.args[2..].to_vec();
-            ctx.reply.map_len(channels.len());
+            // A flat array even in RESP3, as Redis 7.0 replies.
+            ctx.reply.array_len(channels.len() * 2);
             for ch in channels {
                 let n = ctx.state.pubsub.channels.get(&ch).map_or(0, |s| s.len());
                 ctx.reply.bulk(&ch);
