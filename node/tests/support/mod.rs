@@ -128,10 +128,11 @@ impl ServerProcess {
                 return Err(format!("exited with {status}: {}", self.log()));
             }
             if let Ok(mut c) = Client::connect(self.port) {
-                if let Ok(Frame::Simple(s)) = c.cmd(&["PING"]) {
-                    if s == b"PONG" {
-                        return Ok(());
-                    }
+                // PONG, or NOAUTH when a password is set: either way it serves.
+                match c.cmd(&["PING"]) {
+                    Ok(Frame::Simple(s)) if s == b"PONG" => return Ok(()),
+                    Ok(Frame::Error(e)) if e.starts_with(b"NOAUTH") => return Ok(()),
+                    _ => {}
                 }
             }
             std::thread::sleep(Duration::from_millis(20));
