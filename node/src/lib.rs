@@ -3,6 +3,7 @@
 pub mod commands;
 pub mod config;
 pub mod db;
+pub mod fuzzing;
 pub mod glob;
 pub mod log;
 pub mod resp;

@@ -12,14 +12,21 @@ fn run(cmd: &mut Command) -> (bool, String) {
     match cmd.output() {
         Ok(out) => (
             out.status.success(),
-            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
         ),
         Err(e) => (false, format!("cannot run {cmd:?}: {e}")),
     }
 }
 
 fn cli(port: u16, args: &[&str]) -> String {
-    let (ok, out) = run(Command::new("redis-cli").arg("-p").arg(port.to_string()).args(args));
+    let (ok, out) = run(Command::new("redis-cli")
+        .arg("-p")
+        .arg(port.to_string())
+        .args(args));
     assert!(ok, "redis-cli {args:?} failed: {out}");
     out
 }
@@ -32,7 +39,10 @@ fn redis_cli_works_in_resp2_and_resp3() {
     assert_eq!(cli(s.port, &["-3", "HSET", "h", "f", "1"]).trim(), "1");
     let out = cli(s.port, &["-3", "HGETALL", "h"]);
     assert!(out.contains("f") && out.contains('1'), "{out}");
-    assert_eq!(cli(s.port, &["--no-raw", "INCR", "n"]).trim(), "(integer) 1");
+    assert_eq!(
+        cli(s.port, &["--no-raw", "INCR", "n"]).trim(),
+        "(integer) 1"
+    );
     // Errors print as such, and the exit status stays 0 like real redis-cli.
     let out = cli(s.port, &["LPUSH", "k", "x"]);
     assert!(out.contains("WRONGTYPE"), "{out}");
@@ -43,10 +53,18 @@ fn redis_benchmark_runs_against_it() {
     let s = ServerProcess::start(Flavor::Ours, &[]);
     let (ok, out) = run(Command::new("redis-benchmark")
         .args(["-p", &s.port.to_string(), "-n", "2000", "-c", "4", "-q"])
-        .args(["-t", "ping,set,get,incr,lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,zpopmin,lrange_100,mset"]));
+        .args([
+            "-t",
+            "ping,set,get,incr,lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,zpopmin,lrange_100,mset",
+        ]));
     assert!(ok, "redis-benchmark failed: {out}");
-    for test in ["SET", "GET", "INCR", "LPUSH", "SADD", "HSET", "ZADD", "MSET"] {
-        assert!(out.contains(&format!("{test}:")), "missing {test} in:\n{out}");
+    for test in [
+        "SET", "GET", "INCR", "LPUSH", "SADD", "HSET", "ZADD", "MSET",
+    ] {
+        assert!(
+            out.contains(&format!("{test}:")),
+            "missing {test} in:\n{out}"
+        );
     }
     assert!(!out.to_lowercase().contains("error"), "{out}");
     let dbsize = cli(s.port, &["DBSIZE"]);
@@ -84,8 +102,12 @@ async fn rust_redis_crate_works() {
 #[test]
 fn redis_py_works_in_resp2_and_resp3() {
     let s = ServerProcess::start(Flavor::Ours, &[]);
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/client_compat.py");
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/client_compat.py");
     let (ok, out) = run(Command::new("python3").arg(&script).arg(s.port.to_string()));
-    assert!(ok, "redis-py check failed (is python3-redis installed?):\n{out}");
+    assert!(
+        ok,
+        "redis-py check failed (is python3-redis installed?):\n{out}"
+    );
     assert!(out.contains("redis-py ok"), "{out}");
 }

@@ -49,11 +49,21 @@ fn sorted_items(items: &[Frame]) -> Vec<Vec<u8>> {
 fn sorted_pairs(f: &Frame) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
     let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = match f {
         Frame::Map(p) => p.iter().map(|(k, v)| (encoded(k), encoded(v))).collect(),
-        Frame::Array(items) if items.iter().all(|i| matches!(i, Frame::Array(x) if x.len() == 2)) && !items.is_empty() => items
-            .iter()
-            .filter_map(|i| i.items().map(|x| (encoded(&x[0]), encoded(&x[1]))))
+        Frame::Array(items)
+            if items
+                .iter()
+                .all(|i| matches!(i, Frame::Array(x) if x.len() == 2))
+                && !items.is_empty() =>
+        {
+            items
+                .iter()
+                .filter_map(|i| i.items().map(|x| (encoded(&x[0]), encoded(&x[1]))))
+                .collect()
+        }
+        Frame::Array(items) if items.len() % 2 == 0 => items
+            .chunks(2)
+            .map(|c| (encoded(&c[0]), encoded(&c[1])))
             .collect(),
-        Frame::Array(items) if items.len() % 2 == 0 => items.chunks(2).map(|c| (encoded(&c[0]), encoded(&c[1]))).collect(),
         _ => return None,
     };
     pairs.sort();
@@ -74,7 +84,9 @@ fn same(mode: Mode, a: &Frame, b: &Frame) -> bool {
     match mode {
         Mode::Exact | Mode::Scan => a == b,
         Mode::Unordered => match (a.items(), b.items()) {
-            (Some(x), Some(y)) => encoded(a)[0] == encoded(b)[0] && sorted_items(x) == sorted_items(y),
+            (Some(x), Some(y)) => {
+                encoded(a)[0] == encoded(b)[0] && sorted_items(x) == sorted_items(y)
+            }
             _ => a == b,
         },
         Mode::Pairs => match (sorted_pairs(a), sorted_pairs(b)) {
@@ -173,8 +185,17 @@ impl Pair {
             )
         };
         if self.verbose {
-            let shown: Vec<String> = args.iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect();
-            eprintln!("[resp{}] {:?}\n  redis: {:?}\n  ours:  {:?}", if self.resp3 { 3 } else { 2 }, shown, x, y);
+            let shown: Vec<String> = args
+                .iter()
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            eprintln!(
+                "[resp{}] {:?}\n  redis: {:?}\n  ours:  {:?}",
+                if self.resp3 { 3 } else { 2 },
+                shown,
+                x,
+                y
+            );
         }
         Ok((x, y))
     }
@@ -197,8 +218,20 @@ fn parse_line(line: &str) -> Result<Option<Line>, String> {
         Some(("!pairs", r)) => (Mode::Pairs, r),
         Some(("!scan", r)) => (Mode::Scan, r),
         Some(("!shape", r)) => (Mode::Shape, r),
-        Some(("!sleep", r)) => return r.trim().parse().map(|ms| Some(Line::Sleep(ms))).map_err(|e| e.to_string()),
-        Some(("!client", r)) => return r.trim().parse().map(|n| Some(Line::Client(n))).map_err(|e| e.to_string()),
+        Some(("!sleep", r)) => {
+            return r
+                .trim()
+                .parse()
+                .map(|ms| Some(Line::Sleep(ms)))
+                .map_err(|e| e.to_string())
+        }
+        Some(("!client", r)) => {
+            return r
+                .trim()
+                .parse()
+                .map(|n| Some(Line::Client(n)))
+                .map_err(|e| e.to_string())
+        }
         _ if t.starts_with('!') => return Err(format!("unknown directive in {t:?}")),
         _ => (Mode::Exact, t),
     };
@@ -223,7 +256,9 @@ fn run_case_text(name: &str, text: &str) -> Result<(), Failed> {
                 Line::Sleep(ms) => std::thread::sleep(Duration::from_millis(*ms)),
                 Line::Client(n) => pair.switch(*n),
                 Line::Command(mode, args) => {
-                    let (x, y) = pair.run(*mode, args).map_err(|e| format!("{name}:{lineno}: {raw}: {e}"))?;
+                    let (x, y) = pair
+                        .run(*mode, args)
+                        .map_err(|e| format!("{name}:{lineno}: {raw}: {e}"))?;
                     if !same(*mode, &x, &y) {
                         return Err(format!(
                             "{name}:{lineno} (RESP{}): {raw}\n  redis-server: {x:?}\n  redis-ha-node: {y:?}",
@@ -244,25 +279,89 @@ fn run_case_text(name: &str, text: &str) -> Result<(), Failed> {
 /// {h} hash, {t} set, {z} zset, {any} any key; {v} value, {i} small int,
 /// {u} small unsigned, {m} member, {f} field, {score} score, {fl} float.
 const TEMPLATES: &[&str] = &[
-    "SET {s} {v}", "GET {s}", "APPEND {s} {v}", "STRLEN {s}", "GETRANGE {s} {i} {i}",
-    "SETRANGE {s} {u} {v}", "MSET {s} {v} {s} {v}", "MGET {s} {s} {any}", "SETNX {s} {v}",
-    "GETSET {s} {v}", "GETDEL {s}", "SETBIT {s} {u} 1", "GETBIT {s} {u}", "BITCOUNT {s}",
-    "INCR {n}", "INCRBY {n} {i}", "DECR {n}", "DECRBY {n} {i}", "INCRBYFLOAT {n} {fl}",
-    "DEL {any}", "EXISTS {any} {any}", "TYPE {any}", "RENAME {any} {any}", "RENAMENX {any} {any}",
-    "EXPIRE {any} 100", "TTL {any}", "PERSIST {any}", "DBSIZE", "!unordered KEYS *", "COPY {any} {any}",
-    "LPUSH {l} {v} {v}", "RPUSH {l} {v}", "LPOP {l}", "RPOP {l} 2", "LRANGE {l} {i} {i}",
-    "LLEN {l}", "LINDEX {l} {i}", "LREM {l} {i} {v}", "LTRIM {l} {i} {i}", "LINSERT {l} BEFORE {v} {v}",
-    "LPOS {l} {v}", "LMOVE {l} {l} LEFT RIGHT", "LSET {l} {i} {v}", "RPOPLPUSH {l} {l}",
-    "HSET {h} {f} {v}", "HGET {h} {f}", "HDEL {h} {f}", "HINCRBY {h} {f} {i}", "HLEN {h}",
-    "!pairs HGETALL {h}", "HEXISTS {h} {f}", "HMGET {h} {f} {f}", "HSTRLEN {h} {f}", "HSETNX {h} {f} {v}",
-    "!unordered HKEYS {h}", "HINCRBYFLOAT {h} {f} {fl}",
-    "SADD {t} {m} {m}", "SREM {t} {m}", "!unordered SMEMBERS {t}", "SISMEMBER {t} {m}", "SCARD {t}",
-    "!unordered SINTER {t} {t}", "!unordered SUNION {t} {t}", "!unordered SDIFF {t} {t}",
-    "SINTERSTORE {t} {t} {t}", "SUNIONSTORE {t} {t} {t}", "SMOVE {t} {t} {m}", "SMISMEMBER {t} {m} {m}",
-    "ZADD {z} {score} {m}", "ZINCRBY {z} {score} {m}", "ZREM {z} {m}", "ZRANGE {z} 0 -1 WITHSCORES",
-    "ZRANK {z} {m}", "ZSCORE {z} {m}", "ZCARD {z}", "ZCOUNT {z} -inf +inf", "ZPOPMIN {z}",
-    "ZRANGEBYSCORE {z} {score} +inf", "ZREVRANGE {z} 0 2 WITHSCORES", "ZUNIONSTORE {z} 2 {z} {z}",
-    "ZADD {z} GT CH {score} {m}", "ZRANGEBYLEX {z} - +", "ZMSCORE {z} {m} {m}",
+    "SET {s} {v}",
+    "GET {s}",
+    "APPEND {s} {v}",
+    "STRLEN {s}",
+    "GETRANGE {s} {i} {i}",
+    "SETRANGE {s} {u} {v}",
+    "MSET {s} {v} {s} {v}",
+    "MGET {s} {s} {any}",
+    "SETNX {s} {v}",
+    "GETSET {s} {v}",
+    "GETDEL {s}",
+    "SETBIT {s} {u} 1",
+    "GETBIT {s} {u}",
+    "BITCOUNT {s}",
+    "INCR {n}",
+    "INCRBY {n} {i}",
+    "DECR {n}",
+    "DECRBY {n} {i}",
+    "INCRBYFLOAT {n} {fl}",
+    "DEL {any}",
+    "EXISTS {any} {any}",
+    "TYPE {any}",
+    "RENAME {any} {any}",
+    "RENAMENX {any} {any}",
+    "EXPIRE {any} 100",
+    "TTL {any}",
+    "PERSIST {any}",
+    "DBSIZE",
+    "!unordered KEYS *",
+    "COPY {any} {any}",
+    "LPUSH {l} {v} {v}",
+    "RPUSH {l} {v}",
+    "LPOP {l}",
+    "RPOP {l} 2",
+    "LRANGE {l} {i} {i}",
+    "LLEN {l}",
+    "LINDEX {l} {i}",
+    "LREM {l} {i} {v}",
+    "LTRIM {l} {i} {i}",
+    "LINSERT {l} BEFORE {v} {v}",
+    "LPOS {l} {v}",
+    "LMOVE {l} {l} LEFT RIGHT",
+    "LSET {l} {i} {v}",
+    "RPOPLPUSH {l} {l}",
+    "HSET {h} {f} {v}",
+    "HGET {h} {f}",
+    "HDEL {h} {f}",
+    "HINCRBY {h} {f} {i}",
+    "HLEN {h}",
+    "!pairs HGETALL {h}",
+    "HEXISTS {h} {f}",
+    "HMGET {h} {f} {f}",
+    "HSTRLEN {h} {f}",
+    "HSETNX {h} {f} {v}",
+    "!unordered HKEYS {h}",
+    "HINCRBYFLOAT {h} {f} {fl}",
+    "SADD {t} {m} {m}",
+    "SREM {t} {m}",
+    "!unordered SMEMBERS {t}",
+    "SISMEMBER {t} {m}",
+    "SCARD {t}",
+    "!unordered SINTER {t} {t}",
+    "!unordered SUNION {t} {t}",
+    "!unordered SDIFF {t} {t}",
+    "SINTERSTORE {t} {t} {t}",
+    "SUNIONSTORE {t} {t} {t}",
+    "SMOVE {t} {t} {m}",
+    "SMISMEMBER {t} {m} {m}",
+    "ZADD {z} {score} {m}",
+    "ZINCRBY {z} {score} {m}",
+    "ZREM {z} {m}",
+    "ZRANGE {z} 0 -1 WITHSCORES",
+    "ZRANK {z} {m}",
+    "ZSCORE {z} {m}",
+    "ZCARD {z}",
+    "ZCOUNT {z} -inf +inf",
+    "ZPOPMIN {z}",
+    "ZRANGEBYSCORE {z} {score} +inf",
+    "ZREVRANGE {z} 0 2 WITHSCORES",
+    "ZUNIONSTORE {z} 2 {z} {z}",
+    "ZADD {z} GT CH {score} {m}",
+    "ZRANGEBYLEX {z} - +",
+    "ZMSCORE {z} {m} {m}",
 ];
 
 fn pick<'a, R: Rng>(rng: &mut R, items: &[&'a str]) -> &'a str {
@@ -291,13 +390,29 @@ fn expand<R: Rng>(rng: &mut R, template: &str) -> String {
             "h" => key(rng, "h"),
             "t" => key(rng, "t"),
             "z" => key(rng, "z"),
-            "any" => pick(rng, &["s1", "s2", "n1", "l1", "l2", "h1", "t1", "t2", "z1", "z2", "missing"]).to_string(),
-            "v" => pick(rng, &["a", "b", "hello", "1", "2", "10", "-1", "\"\"", "\"x y\"", "0"]).to_string(),
+            "any" => pick(
+                rng,
+                &[
+                    "s1", "s2", "n1", "l1", "l2", "h1", "t1", "t2", "z1", "z2", "missing",
+                ],
+            )
+            .to_string(),
+            "v" => pick(
+                rng,
+                &[
+                    "a", "b", "hello", "1", "2", "10", "-1", "\"\"", "\"x y\"", "0",
+                ],
+            )
+            .to_string(),
             "i" => rng.gen_range(-3..6).to_string(),
             "u" => rng.gen_range(0..20).to_string(),
             "m" => pick(rng, &["a", "b", "c", "d", "1", "2", "3", "-5"]).to_string(),
             "f" => pick(rng, &["f1", "f2", "f3", "f4"]).to_string(),
-            "score" => pick(rng, &["0", "1", "2", "2.5", "-1", "+inf", "-inf", "(1", "1e3"]).to_string(),
+            "score" => pick(
+                rng,
+                &["0", "1", "2", "2.5", "-1", "+inf", "-inf", "(1", "1e3"],
+            )
+            .to_string(),
             "fl" => pick(rng, &["1.5", "-0.25", "10", "3.0e2", "0.1"]).to_string(),
             other => other.to_string(),
         };
@@ -333,8 +448,14 @@ fn main() {
         .unwrap_or_default();
     files.sort();
     let real = have_real_redis();
-    for path in files.into_iter().filter(|p| p.extension().is_some_and(|e| e == "txt")) {
-        let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    for path in files
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "txt"))
+    {
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
         trials.push(Trial::test(name.clone(), move || {
             if !real {
                 return Err("redis-server 7 is required for the differential tests (apt-get install redis-server)".into());
@@ -348,13 +469,16 @@ fn main() {
         Err(_) => vec![1, 2, 3, 4],
     };
     for seed in seeds {
-        trials.push(Trial::test(format!("random_sequence_seed_{seed}"), move || {
-            if !real {
-                return Err("redis-server 7 is required for the differential tests".into());
-            }
-            let text = random_sequence(seed, 600);
-            run_case_text(&format!("random(seed={seed})"), &text)
-        }));
+        trials.push(Trial::test(
+            format!("random_sequence_seed_{seed}"),
+            move || {
+                if !real {
+                    return Err("redis-server 7 is required for the differential tests".into());
+                }
+                let text = random_sequence(seed, 600);
+                run_case_text(&format!("random(seed={seed})"), &text)
+            },
+        ));
     }
     libtest_mimic::run(&args, trials).exit();
 }

@@ -92,7 +92,9 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    config.file = file.as_ref().map(|f| std::fs::canonicalize(f).unwrap_or_else(|_| f.into()));
+    config.file = file
+        .as_ref()
+        .map(|f| std::fs::canonicalize(f).unwrap_or_else(|_| f.into()));
     log::set_level(log::Level::from_name(&config.settings.loglevel));
     if let Err(e) = log::set_file(&config.settings.logfile) {
         eprintln!("Can't open the log file: {e}");

@@ -18,7 +18,7 @@ use super::context::write_timeout_reply;
 use super::exec::{apply_reply_mode, execute, Outcome};
 use super::state::{ServerState, Shared};
 use crate::resp::request::{Parsed, Request};
-use crate::resp::{ParseLimits, RequestParser, Reply};
+use crate::resp::{ParseLimits, Reply, RequestParser};
 
 const READ_CHUNK: usize = 16 * 1024;
 
@@ -43,7 +43,10 @@ struct Connection {
 /// Accepts a new client: registers it and runs its loop until it goes away.
 pub async fn serve_client(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     let _ = stream.set_nodelay(true);
-    let laddr = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let laddr = stream
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
     let (push_tx, push_rx) = mpsc::unbounded_channel();
     let kill = Arc::new(KillSwitch::default());
     let pending_push = Arc::new(AtomicUsize::new(0));
@@ -182,7 +185,10 @@ impl Connection {
         while let Ok(more) = self.push_rx.try_recv() {
             out.extend_from_slice(&more);
         }
-        self.pending_push.fetch_sub(out.len().min(self.pending_push.load(Ordering::Relaxed)), Ordering::Relaxed);
+        self.pending_push.fetch_sub(
+            out.len().min(self.pending_push.load(Ordering::Relaxed)),
+            Ordering::Relaxed,
+        );
         self.write_out(&out).await
     }
 
@@ -190,7 +196,9 @@ impl Connection {
         if out.is_empty() {
             return true;
         }
-        self.shared.net_output_bytes.fetch_add(out.len() as u64, Ordering::Relaxed);
+        self.shared
+            .net_output_bytes
+            .fetch_add(out.len() as u64, Ordering::Relaxed);
         self.writer.write_all(out).await.is_ok()
     }
 
@@ -267,7 +275,10 @@ impl Connection {
         let mut blocked = None;
         while let Some(req) = self.pending.pop_front() {
             let mark = self.reply.len();
-            if req.inline && (req.args[0].eq_ignore_ascii_case(b"post") || req.args[0].eq_ignore_ascii_case(b"host:")) {
+            if req.inline
+                && (req.args[0].eq_ignore_ascii_case(b"post")
+                    || req.args[0].eq_ignore_ascii_case(b"host:"))
+            {
                 // Cross-protocol scripting attack (HTTP sent to Redis): close silently.
                 self.client.close_after_reply = true;
                 break;
@@ -290,7 +301,11 @@ impl Connection {
     }
 
     /// Waits until a blocked command is served, times out, or the client goes.
-    async fn wait_unblocked(&mut self, mut rx: oneshot::Receiver<Unblocked>, request: BlockRequest) -> Step {
+    async fn wait_unblocked(
+        &mut self,
+        mut rx: oneshot::Receiver<Unblocked>,
+        request: BlockRequest,
+    ) -> Step {
         let deadline = request.deadline_ms.map(|d| {
             let wait = (d - crate::util::time::now_ms()).max(0) as u64;
             tokio::time::Instant::now() + Duration::from_millis(wait)
@@ -347,7 +362,11 @@ fn sync_client_info(st: &mut ServerState, client: &ClientState, qbuf: usize) {
         info.resp3 = client.resp3;
         info.sub = client.channels.len();
         info.psub = client.patterns.len();
-        info.multi = client.multi.as_ref().map(|m| m.queued.len() as i64).unwrap_or(-1);
+        info.multi = client
+            .multi
+            .as_ref()
+            .map(|m| m.queued.len() as i64)
+            .unwrap_or(-1);
         info.last_cmd = client.last_cmd;
         info.name = client.name.clone();
         info.qbuf = qbuf;

@@ -26,7 +26,12 @@ pub struct ScratchDir(pub PathBuf);
 impl ScratchDir {
     pub fn new(tag: &str) -> Self {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let dir = std::env::temp_dir().join(format!("redis-ha-test-{}-{}-{}", tag, std::process::id(), n));
+        let dir = std::env::temp_dir().join(format!(
+            "redis-ha-test-{}-{}-{}",
+            tag,
+            std::process::id(),
+            n
+        ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("create scratch dir");
         ScratchDir(dir)
@@ -171,7 +176,10 @@ impl Client {
         let stream = TcpStream::connect(("127.0.0.1", port))?;
         stream.set_nodelay(true)?;
         stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-        Ok(Client { stream, buf: Vec::new() })
+        Ok(Client {
+            stream,
+            buf: Vec::new(),
+        })
     }
 
     pub fn send<A: AsRef<[u8]>>(&mut self, args: &[A]) -> std::io::Result<()> {
@@ -191,12 +199,20 @@ impl Client {
                     return Ok(frame);
                 }
                 Ok(None) => {}
-                Err(e) => return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string())),
+                Err(e) => {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        e.to_string(),
+                    ))
+                }
             }
             let mut chunk = [0u8; 64 * 1024];
             let n = self.stream.read(&mut chunk)?;
             if n == 0 {
-                return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "connection closed"));
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "connection closed",
+                ));
             }
             self.buf.extend_from_slice(&chunk[..n]);
         }
@@ -207,10 +223,16 @@ impl Client {
         self.stream.set_read_timeout(Some(t))?;
         let r = match self.read() {
             Ok(f) => Ok(Some(f)),
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut => Ok(None),
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut =>
+            {
+                Ok(None)
+            }
             Err(e) => Err(e),
         };
-        self.stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+        self.stream
+            .set_read_timeout(Some(Duration::from_secs(30)))?;
         r
     }
 
