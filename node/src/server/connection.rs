@@ -38,6 +38,8 @@ struct Connection {
     pending_push: Arc<AtomicUsize>,
     kill: Arc<KillSwitch>,
     reply: Reply,
+    limits: ParseLimits,
+    query_buffer_limit: u64,
 }
 
 /// Accepts a new client: registers it and runs its loop until it goes away.
@@ -122,7 +124,10 @@ pub async fn serve_client(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
         pending_push,
         kill,
         reply: Reply::new(false),
+        limits: ParseLimits::default(),
+        query_buffer_limit: u64::MAX,
     };
+    conn.refresh_limits(&shared.state.lock());
     conn.run().await;
     let _ = conn.writer.shutdown().await;
     let mut st = shared.state.lock();
@@ -202,25 +207,25 @@ impl Connection {
         self.writer.write_all(out).await.is_ok()
     }
 
-    fn limits(&self, st: &ServerState) -> ParseLimits {
-        ParseLimits {
+    /// Re-reads the parse limits (config and auth state may have changed).
+    fn refresh_limits(&mut self, st: &ServerState) {
+        self.limits = ParseLimits {
             proto_max_bulk_len: st.config.settings.proto_max_bulk_len,
             unauthenticated: !self.client.authenticated,
             from_master: self.client.is_master_link,
-        }
+        };
+        self.query_buffer_limit = st.config.settings.client_query_buffer_limit;
     }
 
     /// Parses and runs everything buffered, blocking where a command blocks.
     async fn process_input(&mut self) -> Step {
         loop {
-            let limits = {
-                let st = self.shared.state.lock();
-                if self.rbuf.len() as u64 > st.config.settings.client_query_buffer_limit {
-                    // Redis closes such a client without a reply.
-                    return Step::Close;
-                }
-                self.limits(&st)
-            };
+            // Limits were refreshed under the lock at the end of the last batch.
+            if self.rbuf.len() as u64 > self.query_buffer_limit {
+                // Redis closes such a client without a reply.
+                return Step::Close;
+            }
+            let limits = self.limits;
             let mut protocol_error = None;
             if self.pending.is_empty() {
                 loop {
@@ -270,7 +275,8 @@ impl Connection {
     /// Runs the pending requests under one lock acquisition. Returns the
     /// wait handle if a command blocked (the rest stay pending).
     fn run_batch(&mut self) -> Option<(oneshot::Receiver<Unblocked>, BlockRequest)> {
-        let mut st = self.shared.state.lock();
+        let shared = self.shared.clone();
+        let mut st = shared.state.lock();
         self.reply.resp3 = self.client.resp3;
         let mut blocked = None;
         while let Some(req) = self.pending.pop_front() {
@@ -297,6 +303,7 @@ impl Connection {
             }
         }
         sync_client_info(&mut st, &self.client, self.rbuf.len());
+        self.refresh_limits(&st);
         blocked
     }
 
