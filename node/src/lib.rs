@@ -1,5 +1,6 @@
 //! redis-ha-node: a Redis 7.0-compatible server (and, later, sentinel).
 
+pub mod alloc;
 pub mod commands;
 pub mod config;
 pub mod db;

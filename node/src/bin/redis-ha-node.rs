@@ -8,6 +8,9 @@ use redis_ha_node::log;
 
 const HA_VERSION: &str = env!("CARGO_PKG_VERSION");
 
+#[global_allocator]
+static ALLOCATOR: redis_ha_node::alloc::CountingAllocator = redis_ha_node::alloc::CountingAllocator;
+
 fn usage() -> String {
     "Usage: ./redis-ha-node [/path/to/redis.conf] [options] [-]\n       \
      ./redis-ha-node - (read config from stdin)\n       \
