@@ -125,7 +125,17 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(redis_ha_node::server::run(config)) {
+    let pidfile = config.settings.pidfile.clone();
+    if !pidfile.is_empty() {
+        if let Err(e) = std::fs::write(&pidfile, format!("{}\n", std::process::id())) {
+            redis_ha_node::warning!("Failed to write PID file {pidfile}: {e}");
+        }
+    }
+    let result = runtime.block_on(redis_ha_node::server::run(config));
+    if !pidfile.is_empty() {
+        let _ = std::fs::remove_file(&pidfile);
+    }
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             redis_ha_node::warning!("{e}");
