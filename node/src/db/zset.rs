@@ -325,7 +325,11 @@ impl OrderIndex {
         if self.chunks.len() < 2 {
             return false;
         }
-        let (a, b) = if ci + 1 < self.chunks.len() { (ci, ci + 1) } else { (ci - 1, ci) };
+        let (a, b) = if ci + 1 < self.chunks.len() {
+            (ci, ci + 1)
+        } else {
+            (ci - 1, ci)
+        };
         if self.chunks[a].len() + self.chunks[b].len() > CHUNK_MAX {
             return false;
         }
@@ -364,7 +368,11 @@ impl OrderIndex {
     }
 
     /// Entries with ranks `start..end` (clamped to the length), ascending.
-    fn iter_ranks(&self, start: usize, end: usize) -> impl DoubleEndedIterator<Item = &ScoredMember> + '_ {
+    fn iter_ranks(
+        &self,
+        start: usize,
+        end: usize,
+    ) -> impl DoubleEndedIterator<Item = &ScoredMember> + '_ {
         let end = end.min(self.len);
         let (first, last, lo, hi) = if start < end {
             let (first, lo) = self.locate(start);
@@ -471,7 +479,11 @@ impl ZSet {
     }
 
     /// Entries with ascending ranks `start..end` (end clamped to the length).
-    pub fn iter_ranks(&self, start: usize, end: usize) -> impl DoubleEndedIterator<Item = &ScoredMember> + '_ {
+    pub fn iter_ranks(
+        &self,
+        start: usize,
+        end: usize,
+    ) -> impl DoubleEndedIterator<Item = &ScoredMember> + '_ {
         self.order.iter_ranks(start, end)
     }
 
@@ -490,10 +502,16 @@ impl ZSet {
     /// and a small (listpack) set answers by a linear scan whose result
     /// depends on the direction, which is reproduced here (`rev`).
     pub fn lex_ranks(&self, min: &LexBound, max: &LexBound, rev: bool) -> Range<usize> {
-        let (Some(first), Some(last)) = (self.order.get(0), self.order.get(self.len().wrapping_sub(1))) else {
+        let (Some(first), Some(last)) = (
+            self.order.get(0),
+            self.order.get(self.len().wrapping_sub(1)),
+        ) else {
             return 0..0;
         };
-        if lex_range_is_empty(min, max) || !max.below_max(&first.member) || !min.above_min(&last.member) {
+        if lex_range_is_empty(min, max)
+            || !max.below_max(&first.member)
+            || !min.above_min(&last.member)
+        {
             return 0..0;
         }
         if self.big {
@@ -506,13 +524,20 @@ impl ZSet {
                 return 0..0;
             };
             let end = self.len() - 1 - from_end;
-            let run = self.iter_ranks(0, end + 1).rev().take_while(|e| min.above_min(&e.member)).count();
+            let run = self
+                .iter_ranks(0, end + 1)
+                .rev()
+                .take_while(|e| min.above_min(&e.member))
+                .count();
             end + 1 - run..end + 1
         } else {
             let Some(start) = self.iter().position(|e| min.above_min(&e.member)) else {
                 return 0..0;
             };
-            let run = self.iter_ranks(start, self.len()).take_while(|e| max.below_max(&e.member)).count();
+            let run = self
+                .iter_ranks(start, self.len())
+                .take_while(|e| max.below_max(&e.member))
+                .count();
             start..start + run
         }
     }
@@ -546,7 +571,14 @@ impl ZSet {
     }
 
     /// Lexicographic range; meaningful when all scores are equal (as in Redis).
-    pub fn range_by_lex(&self, min: &LexBound, max: &LexBound, rev: bool, offset: usize, limit: i64) -> Vec<&ScoredMember> {
+    pub fn range_by_lex(
+        &self,
+        min: &LexBound,
+        max: &LexBound,
+        rev: bool,
+        offset: usize,
+        limit: i64,
+    ) -> Vec<&ScoredMember> {
         self.window(self.lex_ranks(min, max, rev), rev, offset, limit)
     }
 
@@ -554,7 +586,13 @@ impl ZSet {
         self.lex_ranks(min, max, false).len()
     }
 
-    fn window(&self, ranks: Range<usize>, rev: bool, offset: usize, limit: i64) -> Vec<&ScoredMember> {
+    fn window(
+        &self,
+        ranks: Range<usize>,
+        rev: bool,
+        offset: usize,
+        limit: i64,
+    ) -> Vec<&ScoredMember> {
         let take = usize::try_from(limit).unwrap_or(usize::MAX);
         if rev {
             let end = ranks.end.saturating_sub(offset).max(ranks.start);
@@ -569,7 +607,11 @@ impl ZSet {
 
     /// Removes and returns the lowest (or highest) member.
     pub fn pop(&mut self, highest: bool) -> Option<ScoredMember> {
-        let rank = if highest { self.len().checked_sub(1)? } else { 0 };
+        let rank = if highest {
+            self.len().checked_sub(1)?
+        } else {
+            0
+        };
         let entry = self.order.remove_at(rank)?;
         self.scores.swap_remove(entry.member.as_slice());
         Some(entry)
@@ -601,7 +643,12 @@ impl ZSet {
     /// 0: `swap_remove` only moves the last (already visited) entry into a
     /// hole, so every member present for the whole scan is returned at least
     /// once. The cursor is "positions left to visit"; 0 starts and ends.
-    pub fn scan<'a>(&'a self, cursor: u64, count: usize, mut visit: impl FnMut(&'a CompactBytes, f64)) -> u64 {
+    pub fn scan<'a>(
+        &'a self,
+        cursor: u64,
+        count: usize,
+        mut visit: impl FnMut(&'a CompactBytes, f64),
+    ) -> u64 {
         let len = self.len() as u64;
         let mut next = if cursor == 0 { len } else { cursor.min(len) };
         let mut steps = 0;
@@ -620,7 +667,10 @@ impl ZSet {
     pub fn update_encoding(&mut self, limits: &EncodingLimits) {
         if !self.big
             && (self.len() > limits.zset_max_listpack_entries
-                || self.scores.keys().any(|m| m.len() > limits.zset_max_listpack_value))
+                || self
+                    .scores
+                    .keys()
+                    .any(|m| m.len() > limits.zset_max_listpack_value))
         {
             self.big = true;
         }
@@ -629,7 +679,10 @@ impl ZSet {
     /// The encoding check Redis makes when one member of `member_len` bytes
     /// was just added.
     pub fn note_insert(&mut self, member_len: usize, limits: &EncodingLimits) {
-        if !self.big && (self.len() > limits.zset_max_listpack_entries || member_len > limits.zset_max_listpack_value) {
+        if !self.big
+            && (self.len() > limits.zset_max_listpack_entries
+                || member_len > limits.zset_max_listpack_value)
+        {
             self.big = true;
         }
     }
@@ -649,7 +702,10 @@ mod tests {
     }
 
     fn excl(v: f64) -> ScoreBound {
-        ScoreBound { value: v, exclusive: true }
+        ScoreBound {
+            value: v,
+            exclusive: true,
+        }
     }
 
     #[test]
@@ -662,8 +718,16 @@ mod tests {
         let names: Vec<_> = z.iter().map(|e| e.member.to_vec()).collect();
         assert_eq!(names, vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
         assert_eq!(z.rank(b"c"), Some(2));
-        assert_eq!(z.range_by_score(incl(2.0), excl(3.0), false, 0, -1).len(), 2);
-        assert_eq!(z.range_by_score(incl(2.0), excl(3.0), true, 1, 1)[0].member.as_slice(), b"a");
+        assert_eq!(
+            z.range_by_score(incl(2.0), excl(3.0), false, 0, -1).len(),
+            2
+        );
+        assert_eq!(
+            z.range_by_score(incl(2.0), excl(3.0), true, 1, 1)[0]
+                .member
+                .as_slice(),
+            b"a"
+        );
         assert_eq!(z.pop(true).unwrap().member.as_slice(), b"c");
         assert!(z.remove(b"a"));
         assert_eq!(z.len(), 1);
@@ -688,11 +752,17 @@ mod tests {
         assert_eq!(z.score_ranks(&incl(1.0), &incl(1.0)), 1..2);
         let all = z.lex_ranks(&LexBound::NegInf, &LexBound::PosInf, false);
         assert_eq!(all, 0..3);
-        assert!(z.lex_ranks(&LexBound::PosInf, &LexBound::NegInf, false).is_empty());
-        assert!(z.lex_ranks(&LexBound::NegInf, &LexBound::NegInf, false).is_empty());
+        assert!(z
+            .lex_ranks(&LexBound::PosInf, &LexBound::NegInf, false)
+            .is_empty());
+        assert!(z
+            .lex_ranks(&LexBound::NegInf, &LexBound::NegInf, false)
+            .is_empty());
         let b = LexBound::Inclusive(b"b".to_vec());
         assert_eq!(z.lex_ranks(&b, &b, false), 1..2);
-        assert!(z.lex_ranks(&b, &LexBound::Exclusive(b"b".to_vec()), false).is_empty());
+        assert!(z
+            .lex_ranks(&b, &LexBound::Exclusive(b"b".to_vec()), false)
+            .is_empty());
     }
 
     /// Random operations checked against a plain sorted vector.
@@ -724,7 +794,13 @@ mod tests {
                 8 => {
                     let highest = rng.gen_bool(0.5);
                     model.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap().then(a.1.cmp(&b.1)));
-                    let expected = if highest { model.pop() } else if model.is_empty() { None } else { Some(model.remove(0)) };
+                    let expected = if highest {
+                        model.pop()
+                    } else if model.is_empty() {
+                        None
+                    } else {
+                        Some(model.remove(0))
+                    };
                     let got = z.pop(highest).map(|e| (e.score, e.member.to_vec()));
                     assert_eq!(got, expected);
                 }
@@ -754,8 +830,16 @@ mod tests {
                 assert_eq!(z.count_by_score(excl(lo), incl(hi)), expected);
                 let start = rng.gen_range(0..=model.len());
                 let end = rng.gen_range(start..=model.len());
-                let got: Vec<_> = z.iter_ranks(start, end).rev().map(|e| e.member.to_vec()).collect();
-                let want: Vec<_> = model[start..end].iter().rev().map(|e| e.1.clone()).collect();
+                let got: Vec<_> = z
+                    .iter_ranks(start, end)
+                    .rev()
+                    .map(|e| e.member.to_vec())
+                    .collect();
+                let want: Vec<_> = model[start..end]
+                    .iter()
+                    .rev()
+                    .map(|e| e.1.clone())
+                    .collect();
                 assert_eq!(got, want);
             }
         }

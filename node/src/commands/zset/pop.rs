@@ -116,7 +116,9 @@ fn pop_from(ctx: &mut Ctx, key: &[u8], max: bool, requested: i64, shape: Shape) 
     let Some(Value::ZSet(z)) = db.get_mut(key).map(|e| &mut e.value) else {
         return 0;
     };
-    let n = usize::try_from(requested).unwrap_or(usize::MAX).min(z.len());
+    let n = usize::try_from(requested)
+        .unwrap_or(usize::MAX)
+        .min(z.len());
     let reply = &mut *ctx.reply;
     match (shape.nested, shape.emit_key) {
         (false, false) => reply.array_len(n * 2),
@@ -256,7 +258,15 @@ const MPOP_SHAPE: Shape = Shape {
 pub fn zmpop(ctx: &mut Ctx) -> CmdResult {
     let p = parse_mpop(ctx.args, 1)?;
     let keys = &ctx.args[p.keys];
-    match pop_first(ctx, keys, p.max, Some(p.count), MPOP_SHAPE, Caller::Multi, false)? {
+    match pop_first(
+        ctx,
+        keys,
+        p.max,
+        Some(p.count),
+        MPOP_SHAPE,
+        Caller::Multi,
+        false,
+    )? {
         Popped::Done => {}
         Popped::NothingFound => ctx.reply.null_array(),
     }
@@ -268,5 +278,13 @@ pub fn bzmpop(ctx: &mut Ctx) -> CmdResult {
     let p = parse_mpop(ctx.args, 2)?;
     let timeout = args::block_timeout(ctx.arg(1))?;
     let keys = &ctx.args[p.keys];
-    blocking_pop(ctx, keys, p.max, Some(p.count), MPOP_SHAPE, Caller::Multi, timeout)
+    blocking_pop(
+        ctx,
+        keys,
+        p.max,
+        Some(p.count),
+        MPOP_SHAPE,
+        Caller::Multi,
+        timeout,
+    )
 }

@@ -129,7 +129,13 @@ struct Options {
     limit: i64,
 }
 
-fn parse_options(args: &[bytes::Bytes], from: usize, store: bool, kind: Kind, direction: Direction) -> Result<Options, CmdError> {
+fn parse_options(
+    args: &[bytes::Bytes],
+    from: usize,
+    store: bool,
+    kind: Kind,
+    direction: Direction,
+) -> Result<Options, CmdError> {
     let mut o = Options {
         kind,
         direction,
@@ -283,7 +289,10 @@ mod tests {
         assert!(b.exclusive && b.value == 1.5);
         assert_eq!(parse_score_bound(b"").map(|b| b.value), Some(0.0));
         assert_eq!(parse_score_bound(b" 2").map(|b| b.value), Some(2.0));
-        assert_eq!(parse_score_bound(b"1e400").map(|b| b.value), Some(f64::INFINITY));
+        assert_eq!(
+            parse_score_bound(b"1e400").map(|b| b.value),
+            Some(f64::INFINITY)
+        );
         assert!(parse_score_bound(b"-inf").is_some());
         assert!(parse_score_bound(b"nan").is_none());
         assert!(parse_score_bound(b"[1").is_none());

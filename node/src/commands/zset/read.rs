@@ -82,7 +82,11 @@ pub fn zscan(ctx: &mut Ctx) -> CmdResult {
             }
         })
     } else {
-        items.extend(z.iter().filter(|e| opts.matches(&e.member)).map(|e| (e.member.as_slice(), e.score)));
+        items.extend(
+            z.iter()
+                .filter(|e| opts.matches(&e.member))
+                .map(|e| (e.member.as_slice(), e.score)),
+        );
         0
     };
     let reply = &mut *ctx.reply;

@@ -136,7 +136,13 @@ struct Options {
     limit: usize,
 }
 
-fn parse_options(args: &[bytes::Bytes], from: usize, setnum: usize, op: Op, output: Output) -> Result<Options, CmdError> {
+fn parse_options(
+    args: &[bytes::Bytes],
+    from: usize,
+    setnum: usize,
+    op: Op,
+    output: Output,
+) -> Result<Options, CmdError> {
     let mut o = Options {
         weights: None,
         aggregate: Aggregate::Sum,
@@ -151,7 +157,10 @@ fn parse_options(args: &[bytes::Bytes], from: usize, setnum: usize, op: Op, outp
         if scoring && remaining > setnum && eq_ic(a, "weights") {
             let weights = args[j + 1..j + 1 + setnum]
                 .iter()
-                .map(|w| number::parse_f64(w).ok_or_else(|| CmdError::msg("ERR weight value is not a float")))
+                .map(|w| {
+                    number::parse_f64(w)
+                        .ok_or_else(|| CmdError::msg("ERR weight value is not a float"))
+                })
                 .collect::<Result<Vec<f64>, _>>()?;
             o.weights = Some(weights);
             j += 1 + setnum;
@@ -224,7 +233,11 @@ fn setop_generic(ctx: &mut Ctx, op: Op, output: Output) -> CmdResult {
     }
     let setnum = setnum as usize;
     let keys = &args[first_key..first_key + setnum];
-    check_inputs(&mut ctx.state.dbs[ctx.client.db], keys, output == Output::Store)?;
+    check_inputs(
+        &mut ctx.state.dbs[ctx.client.db],
+        keys,
+        output == Output::Store,
+    )?;
     let opts = parse_options(args, first_key + setnum, setnum, op, output)?;
 
     let db = &ctx.state.dbs[ctx.client.db];
@@ -289,7 +302,8 @@ fn weighted(score: f64, weight: f64) -> f64 {
 
 fn union<'a>(inputs: &[Input<'a>], aggregate: Aggregate) -> Vec<(&'a [u8], f64)> {
     let largest = inputs.last().map_or(0, |i| i.source.len());
-    let mut acc: HashMap<&'a [u8], usize, FastHasher> = HashMap::with_capacity_and_hasher(largest, FastHasher::default());
+    let mut acc: HashMap<&'a [u8], usize, FastHasher> =
+        HashMap::with_capacity_and_hasher(largest, FastHasher::default());
     let mut out: Vec<(&'a [u8], f64)> = Vec::with_capacity(largest);
     for input in inputs {
         for (member, score) in input.source.entries() {
@@ -333,7 +347,10 @@ fn intersection_size(inputs: &[Input], limit: usize) -> usize {
     };
     let mut n = 0;
     for (member, _) in first.source.entries() {
-        if rest.iter().all(|other| other.source.score(member).is_some()) {
+        if rest
+            .iter()
+            .all(|other| other.source.score(member).is_some())
+        {
             n += 1;
             if limit != 0 && n >= limit {
                 break;

@@ -71,7 +71,9 @@ fn parse_add_flags(args: &[bytes::Bytes], incr: bool) -> (AddFlags, usize) {
 
 fn check_add_flags(f: &AddFlags, pairs: usize) -> CmdResult {
     if f.nx && f.xx {
-        return Err(CmdError::msg("ERR XX and NX options at the same time are not compatible"));
+        return Err(CmdError::msg(
+            "ERR XX and NX options at the same time are not compatible",
+        ));
     }
     if (f.gt && f.nx) || (f.lt && f.nx) || (f.gt && f.lt) {
         return Err(CmdError::msg(
@@ -79,7 +81,9 @@ fn check_add_flags(f: &AddFlags, pairs: usize) -> CmdResult {
         ));
     }
     if f.incr && pairs > 1 {
-        return Err(CmdError::msg("ERR INCR option supports a single increment-element pair"));
+        return Err(CmdError::msg(
+            "ERR INCR option supports a single increment-element pair",
+        ));
     }
     Ok(())
 }
@@ -156,7 +160,13 @@ fn reply_add(ctx: &mut Ctx, flags: &AddFlags, added: u64, updated: u64, processe
 }
 
 /// Redis's zsetAdd for one pair.
-fn add_one(z: &mut ZSet, member: &[u8], score: f64, f: &AddFlags, limits: &EncodingLimits) -> Result<AddOutcome, CmdError> {
+fn add_one(
+    z: &mut ZSet,
+    member: &[u8],
+    score: f64,
+    f: &AddFlags,
+    limits: &EncodingLimits,
+) -> Result<AddOutcome, CmdError> {
     let Some(current) = z.score(member) else {
         if f.xx {
             return Ok(AddOutcome::Skipped);
