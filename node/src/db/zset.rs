@@ -433,6 +433,8 @@ impl ZSet {
     /// Sets a member's score. Returns true when the member is new. An equal
     /// score (including -0 for 0) leaves the member untouched, as in Redis.
     pub fn insert(&mut self, member: &[u8], score: f64) -> bool {
+        // A listpack keeps scores as text that reads -0 back as 0.
+        let score = if !self.big && score == 0.0 { 0.0 } else { score };
         if let Some(old) = self.scores.get_mut(member) {
             if *old != score {
                 let previous = std::mem::replace(old, score);
@@ -662,25 +664,36 @@ impl ZSet {
         next
     }
 
-    /// Switches to the skiplist encoding when a limit is crossed (checks
-    /// every member: use `note_insert` after adding one member).
+    /// Picks the encoding of a whole set (after it was built in one go):
+    /// the skiplist when a limit is crossed, else the listpack, whose -0
+    /// scores read back as 0.
     pub fn update_encoding(&mut self, limits: &EncodingLimits) {
-        if !self.big
-            && (self.len() > limits.zset_max_listpack_entries
-                || self
-                    .scores
-                    .keys()
-                    .any(|m| m.len() > limits.zset_max_listpack_value))
+        if self.big {
+            return;
+        }
+        if self.len() > limits.zset_max_listpack_entries
+            || self.scores.keys().any(|m| m.len() > limits.zset_max_listpack_value)
         {
             self.big = true;
+            return;
+        }
+        let negative_zeros: Vec<CompactBytes> = self
+            .scores
+            .iter()
+            .filter(|(_, s)| **s == 0.0 && s.is_sign_negative())
+            .map(|(m, _)| m.clone())
+            .collect();
+        for m in negative_zeros {
+            self.remove(&m);
+            self.insert(&m, 0.0);
         }
     }
 
-    /// The encoding check Redis makes when one member of `member_len` bytes
-    /// was just added.
-    pub fn note_insert(&mut self, member_len: usize, limits: &EncodingLimits) {
+    /// The encoding check Redis makes before adding a new member of
+    /// `member_len` bytes: the set converts first, then takes the member.
+    pub fn prepare_insert(&mut self, member_len: usize, limits: &EncodingLimits) {
         if !self.big
-            && (self.len() > limits.zset_max_listpack_entries
+            && (self.len() + 1 > limits.zset_max_listpack_entries
                 || member_len > limits.zset_max_listpack_value)
         {
             self.big = true;
@@ -739,6 +752,12 @@ mod tests {
         z.insert(b"a", 0.0);
         z.insert(b"a", -0.0);
         assert!(z.score(b"a").unwrap().is_sign_positive());
+        // A big (skiplist) set keeps -0; a small one stores it as 0.
+        z.insert(b"b", -0.0);
+        assert!(z.score(b"b").unwrap().is_sign_positive());
+        z.big = true;
+        z.insert(b"c", -0.0);
+        assert!(z.score(b"c").unwrap().is_sign_negative());
     }
 
     #[test]

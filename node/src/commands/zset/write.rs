@@ -171,8 +171,8 @@ fn add_one(
         if f.xx {
             return Ok(AddOutcome::Skipped);
         }
+        z.prepare_insert(member.len(), limits);
         z.insert(member, score);
-        z.note_insert(member.len(), limits);
         return Ok(AddOutcome::Added(score));
     };
     if f.nx {
