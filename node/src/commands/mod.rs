@@ -40,8 +40,6 @@ pub mod flags {
     pub const SENTINEL: u32 = 1 << 16;
     pub const ONLY_SENTINEL: u32 = 1 << 17;
     pub const NO_MANDATORY_KEYS: u32 = 1 << 18;
-    /// Keys are found by parsing the arguments (numkeys...), not by position.
-    pub const MOVABLE_KEYS: u32 = 1 << 19;
 
     /// The names COMMAND INFO prints, in Redis's order.
     pub const NAMES: &[(u32, &str)] = &[
@@ -62,7 +60,6 @@ pub mod flags {
         (NO_MULTI, "no_multi"),
         (ALLOW_BUSY, "allow_busy"),
         (NO_MANDATORY_KEYS, "no_mandatory_keys"),
-        (MOVABLE_KEYS, "movablekeys"),
     ];
 }
 
