@@ -28,19 +28,29 @@ pub fn positive_int(arg: &[u8]) -> Result<i64, CmdError> {
 
 /// A blocking command's timeout in seconds (may be fractional). Returns None
 /// for 0 (wait forever), else milliseconds.
+///
+/// Redis reads the seconds as a long double and truncates seconds * 1000 to
+/// a long long: a tiny negative like -0.0001 is 0 (forever), and values too
+/// big for a long long (inf, 1e30) convert to LLONG_MIN on x86, so they are
+/// "negative". A deadline past the end of time waits forever.
 pub fn block_timeout(arg: &[u8]) -> Result<Option<i64>, CmdError> {
-    let secs = number::parse_f64(arg)
-        .filter(|v| v.is_finite())
-        .ok_or_else(|| CmdError::msg("ERR timeout is not a float or out of range"))?;
-    if secs < 0.0 {
+    if !number::is_long_double(arg) {
+        return Err(CmdError::msg("ERR timeout is not a float or out of range"));
+    }
+    let secs = number::parse_f64_loose(arg).unwrap_or(0.0);
+    let ms = (secs * 1000.0).trunc();
+    let ms = if (-9.223_372_036_854_775_808e18..9.223_372_036_854_775_807e18).contains(&ms) {
+        ms as i64
+    } else {
+        i64::MIN
+    };
+    if ms < 0 {
         return Err(CmdError::msg("ERR timeout is negative"));
     }
-    // Redis truncates seconds * 1000 to an integer number of milliseconds.
-    let ms = (secs * 1000.0).trunc();
-    if ms >= (i64::MAX / 2) as f64 {
-        return Err(CmdError::msg("ERR timeout is out of range"));
+    if ms == 0 || ms > i64::MAX - crate::util::time::now_ms() {
+        return Ok(None);
     }
-    Ok(if ms == 0.0 { None } else { Some(ms as i64) })
+    Ok(Some(ms))
 }
 
 /// The arity error text for a command or `container|sub`.

@@ -434,7 +434,11 @@ impl ZSet {
     /// score (including -0 for 0) leaves the member untouched, as in Redis.
     pub fn insert(&mut self, member: &[u8], score: f64) -> bool {
         // A listpack keeps scores as text that reads -0 back as 0.
-        let score = if !self.big && score == 0.0 { 0.0 } else { score };
+        let score = if !self.big && score == 0.0 {
+            0.0
+        } else {
+            score
+        };
         if let Some(old) = self.scores.get_mut(member) {
             if *old != score {
                 let previous = std::mem::replace(old, score);
@@ -672,7 +676,10 @@ impl ZSet {
             return;
         }
         if self.len() > limits.zset_max_listpack_entries
-            || self.scores.keys().any(|m| m.len() > limits.zset_max_listpack_value)
+            || self
+                .scores
+                .keys()
+                .any(|m| m.len() > limits.zset_max_listpack_value)
         {
             self.big = true;
             return;
