@@ -63,6 +63,7 @@ pub fn execute(state: &mut ServerState, client: &mut ClientState, reply: &mut Re
     client.last_cmd = spec.name;
     if !spec.arity_ok(args.len()) {
         let text = CmdError::WrongArity(spec.name.to_string()).text();
+        state.command_stats.entry(spec.name).or_default().rejected_calls += 1;
         reject(state, client, reply, &text);
         return Outcome::Done;
     }
@@ -259,11 +260,15 @@ fn record_stats(
     if failed {
         stat.failed_calls += 1;
     }
+    // A subcommand's own flags decide (CONFIG SET is admin, CLIENT ID is not).
+    let cmd_flags = spec.flags_for(args);
     let threshold = state.config.settings.slowlog_log_slower_than;
-    if threshold >= 0 && elapsed_us as i64 >= threshold && !spec.has(flags::SKIP_SLOWLOG) {
+    if threshold >= 0 && elapsed_us as i64 >= threshold && cmd_flags & flags::SKIP_SLOWLOG == 0 {
         add_slowlog(state, client, args, elapsed_us);
     }
-    if !state.monitors.is_empty() && !spec.has(flags::SKIP_MONITOR) && !spec.has(flags::ADMIN) {
+    let event = if cmd_flags & flags::FAST != 0 { "fast-command" } else { "command" };
+    crate::commands::server::record_latency(state, event, elapsed_us / 1000);
+    if !state.monitors.is_empty() && cmd_flags & (flags::SKIP_MONITOR | flags::ADMIN) == 0 {
         feed_monitors(state, client, args);
     }
 }
