@@ -85,11 +85,15 @@ impl CmdError {
     /// The error line's text, without the leading '-'.
     pub fn text(&self) -> String {
         match self {
-            CmdError::WrongType => "WRONGTYPE Operation against a key holding the wrong kind of value".into(),
+            CmdError::WrongType => {
+                "WRONGTYPE Operation against a key holding the wrong kind of value".into()
+            }
             CmdError::Syntax => "ERR syntax error".into(),
             CmdError::NotInteger => "ERR value is not an integer or out of range".into(),
             CmdError::NotFloat => "ERR value is not a valid float".into(),
-            CmdError::WrongArity(name) => format!("ERR wrong number of arguments for '{name}' command"),
+            CmdError::WrongArity(name) => {
+                format!("ERR wrong number of arguments for '{name}' command")
+            }
             CmdError::NoSuchKey => "ERR no such key".into(),
             CmdError::Msg(m) => m.clone(),
         }
@@ -142,7 +146,11 @@ impl CommandSpec {
     /// subcommand (CONFIG GET, CLIENT ID) has its own.
     pub fn flags_for(&self, args: &[bytes::Bytes]) -> u32 {
         args.get(1)
-            .and_then(|name| self.subcommands.iter().find(|s| name.eq_ignore_ascii_case(s.name.as_bytes())))
+            .and_then(|name| {
+                self.subcommands
+                    .iter()
+                    .find(|s| name.eq_ignore_ascii_case(s.name.as_bytes()))
+            })
             .map_or(self.flags, |s| s.flags)
     }
 
@@ -166,7 +174,10 @@ impl CommandSpec {
             self.last_key.min(argc as i32 - 1)
         };
         let step = self.key_step.max(1);
-        (self.first_key..=last).step_by(step as usize).map(|i| i as usize).collect()
+        (self.first_key..=last)
+            .step_by(step as usize)
+            .map(|i| i as usize)
+            .collect()
     }
 }
 

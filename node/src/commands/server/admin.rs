@@ -51,7 +51,8 @@ fn touch_watched_in_db(state: &mut ServerState, db: usize, other: Option<usize>)
         if *watched_db != db {
             continue;
         }
-        let exists = state.dbs[db].peek(key).is_some() || other.is_some_and(|o| state.dbs[o].peek(key).is_some());
+        let exists = state.dbs[db].peek(key).is_some()
+            || other.is_some_and(|o| state.dbs[o].peek(key).is_some());
         if exists {
             touched.extend(ids.iter().copied());
         }
@@ -192,7 +193,9 @@ pub fn shutdown(ctx: &mut Ctx) -> CmdResult {
 
 pub fn monitor(ctx: &mut Ctx) -> CmdResult {
     if ctx.client.in_exec {
-        return Err(CmdError::msg("ERR MONITOR isn't allowed for DENY BLOCKING client"));
+        return Err(CmdError::msg(
+            "ERR MONITOR isn't allowed for DENY BLOCKING client",
+        ));
     }
     // Already a monitor (or a replica): Redis ignores the command silently.
     if ctx.client.monitor || ctx.client.is_replica {
@@ -210,7 +213,8 @@ pub fn role(ctx: &mut Ctx) -> CmdResult {
         ctx.reply.array_len(5);
         ctx.reply.bulk(b"slave");
         ctx.reply.bulk(host.as_bytes());
-        ctx.reply.int(crate::util::number::parse_i64(port.as_bytes()).unwrap_or(0));
+        ctx.reply
+            .int(crate::util::number::parse_i64(port.as_bytes()).unwrap_or(0));
         ctx.reply.bulk(b"connect");
         ctx.reply.int(-1);
         return Ok(());

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 
-use super::subcommands::{reply_help, resolve};
+use super::subcommands::{reply_help, resolve, syntax_error};
 use crate::commands::args::{eq_ic, int};
 use crate::commands::connection::valid_client_name;
 use crate::commands::{CmdError, CmdResult};
@@ -122,7 +122,11 @@ fn type_of(c: &ClientInfo) -> ClientType {
 /// (only the calling client has one).
 fn describe(out: &mut String, c: &ClientInfo, now_ms: i64, argv_mem: usize) {
     let omem = c.pending_push.load(Ordering::Relaxed);
-    let name = c.name.as_ref().map(|n| String::from_utf8_lossy(n).into_owned()).unwrap_or_default();
+    let name = c
+        .name
+        .as_ref()
+        .map(|n| String::from_utf8_lossy(n).into_owned())
+        .unwrap_or_default();
     let events = if omem > 0 { "rw" } else { "r" };
     let _ = writeln!(
         out,
@@ -187,19 +191,23 @@ fn list(ctx: &mut Ctx) -> CmdResult {
     let now = crate::util::time::now_ms();
     let me = ctx.client.id;
     let mut out = String::new();
-    let mut describe_one = |c: &ClientInfo| describe(&mut out, c, now, if c.id == me { argv_mem } else { 0 });
+    let mut describe_one =
+        |c: &ClientInfo| describe(&mut out, c, now, if c.id == me { argv_mem } else { 0 });
     match only_ids {
         // With IDs, clients come in the order the IDs were given.
         Some(ids) => {
             for id in ids {
-                if let Some(c) = u64::try_from(id).ok().and_then(|id| ctx.state.clients.get(id)) {
+                if let Some(c) = u64::try_from(id)
+                    .ok()
+                    .and_then(|id| ctx.state.clients.get(id))
+                {
                     describe_one(c);
                 }
             }
         }
         None => {
             for c in ctx.state.clients.clients.values() {
-                if only_type.map_or(true, |t| type_of(c) == t) {
+                if only_type.is_none_or(|t| type_of(c) == t) {
                     describe_one(c);
                 }
             }
@@ -221,10 +229,10 @@ struct KillFilter {
 
 impl KillFilter {
     fn matches(&self, c: &ClientInfo) -> bool {
-        self.id.map_or(true, |id| c.id == id)
-            && self.addr.as_ref().map_or(true, |a| *a == c.addr)
-            && self.laddr.as_ref().map_or(true, |a| *a == c.laddr)
-            && self.kind.map_or(true, |k| type_of(c) == k)
+        self.id.is_none_or(|id| c.id == id)
+            && self.addr.as_ref().is_none_or(|a| *a == c.addr)
+            && self.laddr.as_ref().is_none_or(|a| *a == c.laddr)
+            && self.kind.is_none_or(|k| type_of(c) == k)
     }
 }
 
@@ -233,7 +241,7 @@ fn parse_kill_filter(ctx: &Ctx) -> Result<KillFilter, CmdError> {
         skip_me: true,
         ..Default::default()
     };
-    if (ctx.argc() - 2) % 2 != 0 {
+    if !(ctx.argc() - 2).is_multiple_of(2) {
         return Err(CmdError::Syntax);
     }
     for pair in ctx.args[2..].chunks(2) {
@@ -310,7 +318,9 @@ fn kill(ctx: &mut Ctx) -> CmdResult {
 fn setname(ctx: &mut Ctx) -> CmdResult {
     let name = ctx.args[2].clone();
     if !valid_client_name(&name) {
-        return Err(CmdError::msg("ERR Client names cannot contain spaces, newlines or special characters."));
+        return Err(CmdError::msg(
+            "ERR Client names cannot contain spaces, newlines or special characters.",
+        ));
     }
     ctx.client.name = (!name.is_empty()).then_some(name);
     ctx.reply.ok();
@@ -362,9 +372,16 @@ fn unblock(ctx: &mut Ctx) -> CmdResult {
         3 => false,
         4 if eq_ic(ctx.arg(3), "timeout") => false,
         4 if eq_ic(ctx.arg(3), "error") => true,
-        _ => return Err(CmdError::msg("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")),
+        4 => {
+            return Err(CmdError::msg(
+                "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
+            ))
+        }
+        _ => return Err(syntax_error(ctx)),
     };
-    let blocked = u64::try_from(id).ok().and_then(|id| ctx.state.blocked.unblock(id));
+    let blocked = u64::try_from(id)
+        .ok()
+        .and_then(|id| ctx.state.blocked.unblock(id));
     let Some(blocked) = blocked else {
         ctx.reply.int(0);
         return Ok(());
@@ -373,7 +390,11 @@ fn unblock(ctx: &mut Ctx) -> CmdResult {
     if with_error {
         reply.error(UNBLOCKED_ERROR);
         ctx.state.stats.total_error_replies += 1;
-        *ctx.state.stats.error_counts.entry("UNBLOCKED".to_string()).or_insert(0) += 1;
+        *ctx.state
+            .stats
+            .error_counts
+            .entry("UNBLOCKED".to_string())
+            .or_insert(0) += 1;
     } else {
         write_timeout_reply(&mut reply, blocked.request.timeout_reply);
     }

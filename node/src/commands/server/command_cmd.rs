@@ -4,7 +4,9 @@
 
 use bytes::Bytes;
 
-use super::command_meta::{self, legacy_range, BeginSearch, FindKeys, KeySpec, Meta, ACL_CATEGORIES};
+use super::command_meta::{
+    self, legacy_range, BeginSearch, FindKeys, KeySpec, Meta, ACL_CATEGORIES,
+};
 use super::subcommands::{reply_help, resolve};
 use crate::commands::args::eq_ic;
 use crate::commands::{flags, table, CmdError, CmdResult, CommandSpec, SubcommandSpec};
@@ -39,7 +41,11 @@ impl View {
             summary: spec.summary,
             since: spec.since,
             meta: command_meta::lookup(spec.name),
-            subs: spec.subcommands.iter().map(|s| View::of_sub(spec, s)).collect(),
+            subs: spec
+                .subcommands
+                .iter()
+                .map(|s| View::of_sub(spec, s))
+                .collect(),
         }
     }
 
@@ -125,7 +131,11 @@ fn derived_categories(f: u32, group: &str) -> Vec<&'static str> {
     if f & flags::FAST == 0 {
         cats.push("slow");
     }
-    ACL_CATEGORIES.iter().copied().filter(|c| cats.contains(c)).collect()
+    ACL_CATEGORIES
+        .iter()
+        .copied()
+        .filter(|c| cats.contains(c))
+        .collect()
 }
 
 /// One plain range spec from (first, last, step).
@@ -133,13 +143,21 @@ fn derived_key_specs(v: &View) -> Vec<KeySpec> {
     if v.first <= 0 {
         return Vec::new();
     }
-    let access = if v.flags & flags::WRITE != 0 { "RW" } else { "RO" };
+    let access = if v.flags & flags::WRITE != 0 {
+        "RW"
+    } else {
+        "RO"
+    };
     vec![KeySpec {
         notes: None,
         flags: vec![access],
         begin: BeginSearch::Index(v.first),
         find: FindKeys::Range {
-            lastkey: if v.last >= 0 { v.last - v.first } else { v.last },
+            lastkey: if v.last >= 0 {
+                v.last - v.first
+            } else {
+                v.last
+            },
             keystep: v.step,
             limit: 0,
         },
@@ -273,7 +291,11 @@ fn reply_key_spec(reply: &mut Reply, spec: &KeySpec) {
     reply.map_len(2);
     reply.bulk(b"type");
     match spec.find {
-        FindKeys::Range { lastkey, keystep, limit } => {
+        FindKeys::Range {
+            lastkey,
+            keystep,
+            limit,
+        } => {
             reply.bulk(b"range");
             reply.bulk(b"spec");
             reply.map_len(3);
@@ -290,7 +312,11 @@ fn reply_key_spec(reply: &mut Reply, spec: &KeySpec) {
             reply.bulk(b"keynum");
             reply.bulk(b"spec");
             reply.map_len(3);
-            for (name, v) in [("keynumidx", keynumidx), ("firstkey", firstkey), ("keystep", keystep)] {
+            for (name, v) in [
+                ("keynumidx", keynumidx),
+                ("firstkey", firstkey),
+                ("keystep", keystep),
+            ] {
                 reply.bulk(name.as_bytes());
                 reply.int(v);
             }
@@ -497,7 +523,9 @@ fn spec_positions(spec: &KeySpec, args: &[Bytes]) -> Option<Vec<usize>> {
             let found = if from > 0 {
                 (from..argc - 1).find(|&i| eq_ic(&args[i as usize], word))
             } else {
-                (2..=(argc + from).min(argc - 1)).rev().find(|&i| eq_ic(&args[i as usize], word))
+                (2..=(argc + from).min(argc - 1))
+                    .rev()
+                    .find(|&i| eq_ic(&args[i as usize], word))
             };
             match found {
                 Some(i) => i + 1,
@@ -508,7 +536,11 @@ fn spec_positions(spec: &KeySpec, args: &[Bytes]) -> Option<Vec<usize>> {
         BeginSearch::Unknown => return None,
     };
     let (first, last, step) = match spec.find {
-        FindKeys::Range { lastkey, keystep, limit } => {
+        FindKeys::Range {
+            lastkey,
+            keystep,
+            limit,
+        } => {
             let last = if lastkey >= 0 {
                 first + lastkey
             } else if limit == 0 {
@@ -536,7 +568,12 @@ fn spec_positions(spec: &KeySpec, args: &[Bytes]) -> Option<Vec<usize>> {
     if last >= argc || last < first || first >= argc || step <= 0 {
         return None;
     }
-    Some((first..=last).step_by(step as usize).map(|i| i as usize).collect())
+    Some(
+        (first..=last)
+            .step_by(step as usize)
+            .map(|i| i as usize)
+            .collect(),
+    )
 }
 
 /// COMMAND GETKEYS / GETKEYSANDFLAGS <full command>.
@@ -548,9 +585,11 @@ fn getkeys(ctx: &mut Ctx, with_flags: bool) -> CmdResult {
     let view = if spec.subcommands.is_empty() {
         View::of(spec)
     } else {
-        let sub = args
-            .get(1)
-            .and_then(|name| spec.subcommands.iter().find(|s| name.eq_ignore_ascii_case(s.name.as_bytes())));
+        let sub = args.get(1).and_then(|name| {
+            spec.subcommands
+                .iter()
+                .find(|s| name.eq_ignore_ascii_case(s.name.as_bytes()))
+        });
         match sub {
             Some(s) => View::of_sub(spec, s),
             None => return Err(CmdError::msg("ERR Invalid command specified")),
@@ -567,7 +606,9 @@ fn getkeys(ctx: &mut Ctx, with_flags: bool) -> CmdResult {
     let argc = args.len() as i64;
     let arity = view.arity as i64;
     if (arity > 0 && arity != argc) || argc < -arity {
-        return Err(CmdError::msg("ERR Invalid number of arguments specified for command"));
+        return Err(CmdError::msg(
+            "ERR Invalid number of arguments specified for command",
+        ));
     }
     let mut keys: Vec<(usize, &KeySpec)> = Vec::new();
     for s in &specs {
@@ -607,7 +648,9 @@ mod tests {
     use super::*;
 
     fn argv(s: &str) -> Vec<Bytes> {
-        s.split(' ').map(|w| Bytes::copy_from_slice(w.as_bytes())).collect()
+        s.split(' ')
+            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+            .collect()
     }
 
     fn keys_of(name: &str, cmd: &str) -> Option<Vec<String>> {
@@ -625,13 +668,83 @@ mod tests {
     #[test]
     fn key_extraction() {
         assert_eq!(keys_of("mset", "mset a 1 b 2").unwrap(), ["a", "b"]);
-        assert_eq!(keys_of("zunionstore", "zunionstore d 2 a b").unwrap(), ["d", "a", "b"]);
-        assert_eq!(keys_of("zunionstore", "zunionstore d 1 a b").unwrap(), ["d", "a"]);
+        assert_eq!(
+            keys_of("zunionstore", "zunionstore d 2 a b").unwrap(),
+            ["d", "a", "b"]
+        );
+        assert_eq!(
+            keys_of("zunionstore", "zunionstore d 1 a b").unwrap(),
+            ["d", "a"]
+        );
         assert!(keys_of("zunionstore", "zunionstore d 5 a b").is_none());
         assert!(keys_of("zunionstore", "zunionstore d 0 a").is_none());
-        assert_eq!(keys_of("xread", "xread count 2 streams a b 0 0").unwrap(), ["a", "b"]);
-        assert_eq!(keys_of("lmove", "lmove a b left right").unwrap(), ["a", "b"]);
-        assert_eq!(keys_of("migrate", "migrate h p x 0 5 keys a b").unwrap(), ["x", "a", "b"]);
+        assert_eq!(
+            keys_of("xread", "xread count 2 streams a b 0 0").unwrap(),
+            ["a", "b"]
+        );
+        assert_eq!(
+            keys_of("lmove", "lmove a b left right").unwrap(),
+            ["a", "b"]
+        );
+        assert_eq!(
+            keys_of("migrate", "migrate h p x 0 5 keys a b").unwrap(),
+            ["x", "a", "b"]
+        );
+    }
+
+    /// Every command (and subcommand) in the table must describe itself as
+    /// Redis 7.0 does: arity, visible flags, key positions, summary, since
+    /// and group. All mismatches are listed at once.
+    #[test]
+    fn command_table_matches_redis_7_0() {
+        let mut problems = Vec::new();
+        let check = |v: &View, problems: &mut Vec<String>| {
+            let Some(m) = v.meta else {
+                return;
+            };
+            let flags: Vec<&str> = flag_names(v)
+                .into_iter()
+                .filter(|f| *f != "movablekeys")
+                .collect();
+            let ours = (
+                v.arity as i64,
+                flags,
+                (v.first, v.last, v.step),
+                v.summary,
+                v.since,
+                v.group,
+            );
+            let redis = (
+                m.arity,
+                m.flags.clone(),
+                m.range,
+                m.summary,
+                m.since,
+                m.group,
+            );
+            if ours != redis {
+                problems.push(format!(
+                    "{}:\n  ours:  {ours:?}\n  redis: {redis:?}",
+                    v.name
+                ));
+            }
+        };
+        for spec in table().all() {
+            let v = View::of(spec);
+            check(&v, &mut problems);
+            for s in &v.subs {
+                if s.meta.is_none() {
+                    problems.push(format!("{}: not a Redis 7.0 subcommand", s.name));
+                }
+                check(s, &mut problems);
+            }
+        }
+        assert!(
+            problems.is_empty(),
+            "{} mismatches:\n{}",
+            problems.len(),
+            problems.join("\n")
+        );
     }
 
     #[test]
@@ -640,6 +753,9 @@ mod tests {
             derived_categories(flags::WRITE | flags::FAST, "string"),
             ["write", "string", "fast"]
         );
-        assert_eq!(derived_categories(flags::ADMIN, "server"), ["admin", "slow", "dangerous"]);
+        assert_eq!(
+            derived_categories(flags::ADMIN, "server"),
+            ["admin", "slow", "dangerous"]
+        );
     }
 }

@@ -23,10 +23,18 @@ pub enum BeginSearch {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FindKeys {
     /// `lastkey` is relative to the first key (negative: from the end).
-    Range { lastkey: i64, keystep: i64, limit: i64 },
+    Range {
+        lastkey: i64,
+        keystep: i64,
+        limit: i64,
+    },
     /// The argument at `keynumidx` (relative) holds the number of keys, which
     /// start `firstkey` arguments after the beginning.
-    Keynum { keynumidx: i64, firstkey: i64, keystep: i64 },
+    Keynum {
+        keynumidx: i64,
+        firstkey: i64,
+        keystep: i64,
+    },
     Unknown,
 }
 
@@ -59,6 +67,11 @@ pub struct Meta {
     pub deprecated_since: &'static str,
     pub replaced_by: &'static str,
     pub history: Vec<(&'static str, &'static str)>,
+    /// What Redis's COMMAND INFO says, to check the command table against.
+    pub arity: i64,
+    pub flags: Vec<&'static str>,
+    pub range: (i64, i64, i64),
+    pub summary: &'static str,
 }
 
 fn list(field: &'static str) -> Vec<&'static str> {
@@ -92,7 +105,11 @@ fn parse_find(text: &'static str) -> Option<FindKeys> {
     }
     if let Some(r) = text.strip_prefix("range=") {
         let [lastkey, keystep, limit] = ints::<3>(r)?;
-        return Some(FindKeys::Range { lastkey, keystep, limit });
+        return Some(FindKeys::Range {
+            lastkey,
+            keystep,
+            limit,
+        });
     }
     let [keynumidx, firstkey, keystep] = ints::<3>(text.strip_prefix("keynum=")?)?;
     Some(FindKeys::Keynum {
@@ -122,18 +139,23 @@ fn parse_key_spec(text: &'static str) -> Option<KeySpec> {
 
 fn parse_line(line: &'static str) -> Option<(&'static str, Meta)> {
     let f: Vec<&'static str> = line.split('\t').collect();
-    if f.len() != 12 {
+    if f.len() != 16 {
         return None;
     }
     let key_specs = if f[6].is_empty() {
         Vec::new()
     } else {
-        f[6].split(';').map(parse_key_spec).collect::<Option<Vec<_>>>()?
+        f[6].split(';')
+            .map(parse_key_spec)
+            .collect::<Option<Vec<_>>>()?
     };
     let history = if f[11].is_empty() {
         Vec::new()
     } else {
-        f[11].split(" ~~ ").map(|h| h.split_once("::")).collect::<Option<Vec<_>>>()?
+        f[11]
+            .split(" ~~ ")
+            .map(|h| h.split_once("::"))
+            .collect::<Option<Vec<_>>>()?
     };
     let meta = Meta {
         since: f[1],
@@ -147,6 +169,13 @@ fn parse_line(line: &'static str) -> Option<(&'static str, Meta)> {
         deprecated_since: f[9],
         replaced_by: f[10],
         history,
+        arity: f[12].parse().ok()?,
+        flags: list(f[13]),
+        range: {
+            let [first, last, step] = ints::<3>(f[14])?;
+            (first, last, step)
+        },
+        summary: f[15],
     };
     Some((f[0], meta))
 }
@@ -191,7 +220,13 @@ pub const ACL_CATEGORIES: &[&str] = &[
 /// anything else is left to the key specs.
 pub fn legacy_range(specs: &[KeySpec]) -> (i64, i64, i64) {
     if let [spec] = specs {
-        if let (BeginSearch::Index(pos), FindKeys::Range { lastkey, keystep, .. }) = (spec.begin, spec.find) {
+        if let (
+            BeginSearch::Index(pos),
+            FindKeys::Range {
+                lastkey, keystep, ..
+            },
+        ) = (spec.begin, spec.find)
+        {
             let last = if lastkey >= 0 { pos + lastkey } else { lastkey };
             return (pos, last, keystep);
         }
@@ -200,7 +235,13 @@ pub fn legacy_range(specs: &[KeySpec]) -> (i64, i64, i64) {
     let mut last: i64 = 0;
     let mut prev_last: i64 = 0;
     for spec in specs {
-        let (BeginSearch::Index(pos), FindKeys::Range { lastkey, keystep, .. }) = (spec.begin, spec.find) else {
+        let (
+            BeginSearch::Index(pos),
+            FindKeys::Range {
+                lastkey, keystep, ..
+            },
+        ) = (spec.begin, spec.find)
+        else {
             continue;
         };
         if keystep != 1 || (prev_last != 0 && prev_last != pos - 1) {
@@ -228,7 +269,11 @@ mod tests {
     #[test]
     fn every_line_parses() {
         let lines = DATA.lines().filter(|l| !l.is_empty()).count();
-        assert_eq!(all().len(), lines, "some lines of command_meta.tsv did not parse");
+        assert_eq!(
+            all().len(),
+            lines,
+            "some lines of command_meta.tsv did not parse"
+        );
         assert!(lines > 300);
     }
 
@@ -240,7 +285,10 @@ mod tests {
         assert_eq!(get.key_specs[0].flags, ["RO", "access"]);
         assert_eq!(get.key_specs[0].begin, BeginSearch::Index(1));
         let set = lookup("set").unwrap();
-        assert_eq!(set.key_specs[0].notes, Some("RW and ACCESS due to the optional `GET` argument"));
+        assert_eq!(
+            set.key_specs[0].notes,
+            Some("RW and ACCESS due to the optional `GET` argument")
+        );
         assert_eq!(set.history.len(), 4);
         let z = lookup("zunionstore").unwrap();
         assert!(z.movable_keys);
@@ -259,10 +307,16 @@ mod tests {
 
     #[test]
     fn legacy_ranges() {
-        assert_eq!(legacy_range(&lookup("memory|usage").unwrap().key_specs), (2, 2, 1));
+        assert_eq!(
+            legacy_range(&lookup("memory|usage").unwrap().key_specs),
+            (2, 2, 1)
+        );
         assert_eq!(legacy_range(&lookup("mset").unwrap().key_specs), (1, -1, 2));
         assert_eq!(legacy_range(&lookup("lmove").unwrap().key_specs), (1, 2, 1));
-        assert_eq!(legacy_range(&lookup("zunionstore").unwrap().key_specs), (1, 1, 1));
+        assert_eq!(
+            legacy_range(&lookup("zunionstore").unwrap().key_specs),
+            (1, 1, 1)
+        );
         assert_eq!(legacy_range(&lookup("ping").unwrap().key_specs), (0, 0, 0));
     }
 }

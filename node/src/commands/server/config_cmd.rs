@@ -77,7 +77,8 @@ fn get(ctx: &mut Ctx) -> CmdResult {
 const PROTECTED: &[&str] = &["dir", "dbfilename", "enable-protected-configs"];
 
 fn is_local_client(addr: &str) -> bool {
-    addr.parse::<std::net::SocketAddr>().is_ok_and(|a| a.ip().is_loopback())
+    addr.parse::<std::net::SocketAddr>()
+        .is_ok_and(|a| a.ip().is_loopback())
 }
 
 /// Whether an action guarded by `yes|no|local` (enable-debug-command,
@@ -91,13 +92,15 @@ pub fn protected_action_allowed(ctx: &Ctx, setting: &str) -> bool {
 }
 
 fn set_failed(name: &str, reason: &str) -> CmdError {
-    CmdError::msg(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {reason}"))
+    CmdError::msg(format!(
+        "ERR CONFIG SET failed (possibly related to argument '{name}') - {reason}"
+    ))
 }
 
 /// CONFIG SET name value [name value ...]: every pair is checked before any
 /// is applied, and a failure leaves the configuration as it was.
 fn set(ctx: &mut Ctx) -> CmdResult {
-    if ctx.argc() % 2 != 0 {
+    if !ctx.argc().is_multiple_of(2) {
         return Err(CmdError::Syntax);
     }
     let mut pairs: Vec<(String, String)> = Vec::new();
@@ -110,10 +113,12 @@ fn set(ctx: &mut Ctx) -> CmdResult {
                 "ERR Unknown option or number of arguments for CONFIG SET - '{typed}'"
             )));
         };
-        if PROTECTED.contains(&d.name) && !protected_action_allowed(ctx, "enable-protected-configs") {
+        if PROTECTED.contains(&d.name) && !protected_action_allowed(ctx, "enable-protected-configs")
+        {
             return Err(set_failed(&typed, "can't set protected config"));
         }
-        if d.immutable {
+        // replicaof changes through REPLICAOF, never through CONFIG SET.
+        if d.immutable || d.name == "replicaof" {
             return Err(set_failed(&typed, "can't set immutable config"));
         }
         if canonical.contains(&d.name) {
@@ -125,7 +130,9 @@ fn set(ctx: &mut Ctx) -> CmdResult {
     }
     let mut updated = ctx.state.config.clone();
     for (name, value) in &pairs {
-        updated.set(name, value).map_err(|e| set_failed(name, &e.text))?;
+        updated
+            .set(name, value)
+            .map_err(|e| set_failed(name, &e.text))?;
     }
     let before = std::mem::replace(&mut ctx.state.config, updated);
     apply_changes(ctx.state, &before, &canonical);
@@ -134,13 +141,19 @@ fn set(ctx: &mut Ctx) -> CmdResult {
 }
 
 /// Acts on settings whose new value needs more than being stored.
-fn apply_changes(state: &mut ServerState, before: &crate::config::Config, changed: &[&'static str]) {
+fn apply_changes(
+    state: &mut ServerState,
+    before: &crate::config::Config,
+    changed: &[&'static str],
+) {
     for name in changed {
         if before.get(name) == state.config.get(name) {
             continue;
         }
         match *name {
-            "loglevel" => crate::log::set_level(crate::log::Level::from_name(&state.config.settings.loglevel)),
+            "loglevel" => crate::log::set_level(crate::log::Level::from_name(
+                &state.config.settings.loglevel,
+            )),
             "hz" => {
                 // Redis keeps hz within 1..=500 and reports the value it uses.
                 let used = state.config.settings.hz.to_string();

@@ -33,7 +33,9 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
             Ok(())
         }
         (b"object", 3) => object(ctx),
-        (b"error", 3) => Err(CmdError::msg(String::from_utf8_lossy(ctx.arg(2)).into_owned())),
+        (b"error", 3) => Err(CmdError::msg(
+            String::from_utf8_lossy(ctx.arg(2)).into_owned(),
+        )),
         (b"log", 3) => {
             crate::warning!("DEBUG LOG: {}", String::from_utf8_lossy(ctx.arg(2)));
             ctx.reply.ok();
@@ -101,7 +103,11 @@ fn sleep(ctx: &mut Ctx) -> CmdResult {
 /// new keys are neither counted as changes nor propagated.
 fn populate(ctx: &mut Ctx) -> CmdResult {
     let count = positive_int(ctx.arg(2))?;
-    let prefix = if ctx.argc() >= 4 { ctx.args[3].to_vec() } else { b"key".to_vec() };
+    let prefix = if ctx.argc() >= 4 {
+        ctx.args[3].to_vec()
+    } else {
+        b"key".to_vec()
+    };
     let size = if ctx.argc() == 5 {
         Some(positive_int(ctx.arg(4))? as usize)
     } else {

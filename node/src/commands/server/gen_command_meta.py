@@ -8,7 +8,11 @@ specifications, complexity, history, doc flags) comes from this file, one
 line per command or `container|subcommand`:
 
   name  since  group  movablekeys  categories  tips  keyspecs  complexity
-  doc_flags  deprecated_since  replaced_by  history
+  doc_flags  deprecated_since  replaced_by  history  arity  flags
+  first,last,step  summary
+
+The last four repeat what the command table holds; a unit test checks
+that the table agrees with Redis.
 
 Lists are comma-separated. A key spec is `FLAGS BEGIN FIND[ #notes]`, specs
 separated by ';': BEGIN is `index=N`, `keyword=WORD,startfrom` or `unknown`,
@@ -113,6 +117,8 @@ def line(info, doc):
         "1" if "movablekeys" in info[2] else "0", cats, tips, specs,
         doc.get("complexity", ""), ",".join(doc.get("doc_flags", [])),
         doc.get("deprecated_since", ""), doc.get("replaced_by", ""), history,
+        info[1], ",".join(f for f in info[2] if f != "movablekeys"),
+        "%d,%d,%d" % (info[3], info[4], info[5]), doc.get("summary", ""),
     ]
     return "\t".join(clean(str(f)) for f in fields)
 

@@ -139,8 +139,17 @@ fn os_name() -> String {
         if libc::uname(&mut u) != 0 {
             return std::env::consts::OS.to_string();
         }
-        let field = |f: &[libc::c_char]| std::ffi::CStr::from_ptr(f.as_ptr()).to_string_lossy().into_owned();
-        format!("{} {} {}", field(&u.sysname), field(&u.release), field(&u.machine))
+        let field = |f: &[libc::c_char]| {
+            std::ffi::CStr::from_ptr(f.as_ptr())
+                .to_string_lossy()
+                .into_owned()
+        };
+        format!(
+            "{} {} {}",
+            field(&u.sysname),
+            field(&u.release),
+            field(&u.machine)
+        )
     }
 }
 
@@ -153,7 +162,14 @@ fn server(t: &mut InfoText, st: &ServerState) {
     t.field("redis_git_dirty", 0);
     t.field("redis_build_id", "0");
     t.field("redis_ha_version", HA_VERSION);
-    t.field("redis_mode", if st.config.sentinel_mode { "sentinel" } else { "standalone" });
+    t.field(
+        "redis_mode",
+        if st.config.sentinel_mode {
+            "sentinel"
+        } else {
+            "standalone"
+        },
+    );
     t.field("os", os_name());
     t.field("arch_bits", usize::BITS);
     t.field("monotonic_clock", "POSIX clock_gettime");
@@ -171,7 +187,14 @@ fn server(t: &mut InfoText, st: &ServerState) {
     t.field("configured_hz", st.config.settings.hz);
     t.field("lru_clock", (now_ms / 1000) & 0xFF_FFFF);
     t.field("executable", &st.executable);
-    t.field("config_file", st.config.file.as_ref().map(|p| p.display().to_string()).unwrap_or_default());
+    t.field(
+        "config_file",
+        st.config
+            .file
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+    );
     t.field("io_threads_active", 0);
 }
 
@@ -196,13 +219,20 @@ fn clients(t: &mut InfoText, st: &ServerState) {
     t.field("blocked_clients", st.blocked.len());
     t.field("tracking_clients", 0);
     // Clients with a deadline; `expired` at the end of time lists them all.
-    t.field("clients_in_timeout_table", st.blocked.expired(i64::MAX).len());
+    t.field(
+        "clients_in_timeout_table",
+        st.blocked.expired(i64::MAX).len(),
+    );
 }
 
 fn memory(t: &mut InfoText, st: &ServerState) {
     let m = MemoryReport::measure(st);
     let system = total_system_memory();
-    let maxmemory: u64 = st.config.get("maxmemory").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let maxmemory: u64 = st
+        .config
+        .get("maxmemory")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let rss_minus_used = m.rss as i64 - m.used as i64;
     t.section("Memory");
     t.field("used_memory", m.used);
@@ -215,7 +245,10 @@ fn memory(t: &mut InfoText, st: &ServerState) {
     t.field("used_memory_overhead", m.overhead());
     t.field("used_memory_startup", m.startup);
     t.field("used_memory_dataset", m.dataset());
-    t.field("used_memory_dataset_perc", format!("{:.2}%", m.dataset_perc()));
+    t.field(
+        "used_memory_dataset_perc",
+        format!("{:.2}%", m.dataset_perc()),
+    );
     t.field("allocator_allocated", m.used);
     t.field("allocator_active", m.used);
     t.field("allocator_resident", m.rss);
@@ -237,14 +270,20 @@ fn memory(t: &mut InfoText, st: &ServerState) {
     t.field("used_memory_scripts_human", "0B");
     t.field("maxmemory", maxmemory);
     t.field("maxmemory_human", human_bytes(maxmemory));
-    t.field("maxmemory_policy", st.config.get("maxmemory-policy").unwrap_or("noeviction"));
+    t.field(
+        "maxmemory_policy",
+        st.config.get("maxmemory-policy").unwrap_or("noeviction"),
+    );
     t.field("allocator_frag_ratio", "1.00");
     t.field("allocator_frag_bytes", 0);
     t.field("allocator_rss_ratio", format!("{:.2}", m.fragmentation()));
     t.field("allocator_rss_bytes", rss_minus_used);
     t.field("rss_overhead_ratio", "1.00");
     t.field("rss_overhead_bytes", 0);
-    t.field("mem_fragmentation_ratio", format!("{:.2}", m.fragmentation()));
+    t.field(
+        "mem_fragmentation_ratio",
+        format!("{:.2}", m.fragmentation()),
+    );
     t.field("mem_fragmentation_bytes", rss_minus_used);
     t.field("mem_not_counted_for_evict", 0);
     t.field("mem_replication_backlog", 0);
@@ -311,13 +350,22 @@ fn stats(t: &mut InfoText, st: &ServerState) {
     t.section("Stats");
     t.field("total_connections_received", s.total_connections_received);
     t.field("total_commands_processed", s.total_commands_processed);
-    t.field("instantaneous_ops_per_sec", rate(&s.ops_samples).round() as u64);
+    t.field(
+        "instantaneous_ops_per_sec",
+        rate(&s.ops_samples).round() as u64,
+    );
     t.field("total_net_input_bytes", net_in);
     t.field("total_net_output_bytes", net_out);
     t.field("total_net_repl_input_bytes", 0);
     t.field("total_net_repl_output_bytes", 0);
-    t.field("instantaneous_input_kbps", format!("{:.2}", rate(&s.net_in_samples) / 1024.0));
-    t.field("instantaneous_output_kbps", format!("{:.2}", rate(&s.net_out_samples) / 1024.0));
+    t.field(
+        "instantaneous_input_kbps",
+        format!("{:.2}", rate(&s.net_in_samples) / 1024.0),
+    );
+    t.field(
+        "instantaneous_output_kbps",
+        format!("{:.2}", rate(&s.net_out_samples) / 1024.0),
+    );
     t.field("instantaneous_input_repl_kbps", "0.00");
     t.field("instantaneous_output_repl_kbps", "0.00");
     t.field("rejected_connections", s.rejected_connections);
@@ -370,7 +418,11 @@ fn replid() -> &'static str {
 
 fn replication(t: &mut InfoText, st: &ServerState) {
     let offset = st.repl_log.offset;
-    let backlog_size = st.config.get("repl-backlog-size").unwrap_or("1048576").to_string();
+    let backlog_size = st
+        .config
+        .get("repl-backlog-size")
+        .unwrap_or("1048576")
+        .to_string();
     t.section("Replication");
     let master = st.config.get("replicaof").unwrap_or("").to_string();
     if let Some((host, port)) = master.split_once(' ') {
@@ -383,9 +435,18 @@ fn replication(t: &mut InfoText, st: &ServerState) {
         t.field("slave_read_repl_offset", offset);
         t.field("slave_repl_offset", offset);
         t.field("master_link_down_since_seconds", -1);
-        t.field("slave_priority", st.config.get("replica-priority").unwrap_or("100"));
-        t.field("slave_read_only", (st.config.get("replica-read-only") == Some("yes")) as u8);
-        t.field("replica_announced", (st.config.get("replica-announced") == Some("yes")) as u8);
+        t.field(
+            "slave_priority",
+            st.config.get("replica-priority").unwrap_or("100"),
+        );
+        t.field(
+            "slave_read_only",
+            (st.config.get("replica-read-only") == Some("yes")) as u8,
+        );
+        t.field(
+            "replica_announced",
+            (st.config.get("replica-announced") == Some("yes")) as u8,
+        );
     } else {
         t.field("role", "master");
     }
@@ -397,8 +458,14 @@ fn replication(t: &mut InfoText, st: &ServerState) {
     t.field("second_repl_offset", -1);
     t.field("repl_backlog_active", st.repl_log.active as u8);
     t.field("repl_backlog_size", backlog_size);
-    t.field("repl_backlog_first_byte_offset", if st.repl_log.active { 1 } else { 0 });
-    t.field("repl_backlog_histlen", if st.repl_log.active { offset } else { 0 });
+    t.field(
+        "repl_backlog_first_byte_offset",
+        if st.repl_log.active { 1 } else { 0 },
+    );
+    t.field(
+        "repl_backlog_histlen",
+        if st.repl_log.active { offset } else { 0 },
+    );
 }
 
 /// (system, user) CPU seconds of `who` (RUSAGE_SELF, _CHILDREN, _THREAD).
@@ -440,7 +507,11 @@ fn commandstats(t: &mut InfoText, st: &ServerState) {
         if s.calls == 0 && s.failed_calls == 0 && s.rejected_calls == 0 {
             continue;
         }
-        let per_call = if s.calls == 0 { 0.0 } else { s.usec as f64 / s.calls as f64 };
+        let per_call = if s.calls == 0 {
+            0.0
+        } else {
+            s.usec as f64 / s.calls as f64
+        };
         t.field(
             &format!("cmdstat_{name}"),
             format!(
@@ -465,7 +536,12 @@ fn keyspace(t: &mut InfoText, st: &ServerState) {
     for db in st.dbs.iter().filter(|d| !d.is_empty()) {
         t.field(
             &format!("db{}", db.id),
-            format!("keys={},expires={},avg_ttl={}", db.len(), db.volatile_len(), db.avg_ttl_sample()),
+            format!(
+                "keys={},expires={},avg_ttl={}",
+                db.len(),
+                db.volatile_len(),
+                db.avg_ttl_sample()
+            ),
         );
     }
 }
@@ -477,7 +553,10 @@ mod tests {
 
     fn sections(args: &[&str]) -> Vec<String> {
         let state = ServerState::new(crate::config::Config::default());
-        let args: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a.as_bytes())).collect();
+        let args: Vec<Bytes> = args
+            .iter()
+            .map(|a| Bytes::copy_from_slice(a.as_bytes()))
+            .collect();
         generate(&state, &args)
             .lines()
             .filter(|l| l.starts_with("# "))
@@ -489,11 +568,26 @@ mod tests {
     fn section_selection() {
         assert_eq!(
             sections(&[]),
-            ["Server", "Clients", "Memory", "Persistence", "Stats", "Replication", "CPU", "Modules", "Errorstats", "Cluster", "Keyspace"]
+            [
+                "Server",
+                "Clients",
+                "Memory",
+                "Persistence",
+                "Stats",
+                "Replication",
+                "CPU",
+                "Modules",
+                "Errorstats",
+                "Cluster",
+                "Keyspace"
+            ]
         );
         assert_eq!(sections(&["all"]).len(), 13);
         assert_eq!(sections(&["everything"]).len(), 13);
-        assert_eq!(sections(&["KEYSPACE", "cpu", "nosuch"]), ["CPU", "Keyspace"]);
+        assert_eq!(
+            sections(&["KEYSPACE", "cpu", "nosuch"]),
+            ["CPU", "Keyspace"]
+        );
         assert_eq!(sections(&["default", "commandstats"]).len(), 12);
         assert!(sections(&["nosuch"]).is_empty());
     }
@@ -501,10 +595,19 @@ mod tests {
     #[test]
     fn text_shape() {
         let state = ServerState::new(crate::config::Config::default());
-        let text = generate(&state, &[Bytes::from_static(b"server"), Bytes::from_static(b"cluster")]);
+        let text = generate(
+            &state,
+            &[
+                Bytes::from_static(b"server"),
+                Bytes::from_static(b"cluster"),
+            ],
+        );
         assert!(text.starts_with("# Server\r\nredis_version:7.0.15\r\n"));
         assert!(text.ends_with("\r\n\r\n# Cluster\r\ncluster_enabled:0\r\n"));
-        for line in text.split("\r\n").filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        for line in text
+            .split("\r\n")
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
             assert!(line.contains(':'), "{line}");
         }
     }

@@ -35,7 +35,8 @@ pub fn record_latency(state: &mut ServerState, event: &'static str, ms: u64) {
 
 /// Events sorted by name, so replies do not depend on hash order.
 fn events(state: &ServerState) -> Vec<(&'static str, &LatencyEvent)> {
-    let mut v: Vec<(&'static str, &LatencyEvent)> = state.latency.iter().map(|(k, v)| (*k, v)).collect();
+    let mut v: Vec<(&'static str, &LatencyEvent)> =
+        state.latency.iter().map(|(k, v)| (*k, v)).collect();
     v.sort_by_key(|(k, _)| *k);
     v
 }
@@ -79,8 +80,14 @@ pub fn latency(ctx: &mut Ctx) -> CmdResult {
                 ctx.state.latency.clear();
                 n
             } else {
-                let names: Vec<String> = ctx.args[2..].iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect();
-                names.iter().filter(|n| ctx.state.latency.remove(n.as_str()).is_some()).count()
+                let names: Vec<String> = ctx.args[2..]
+                    .iter()
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect();
+                names
+                    .iter()
+                    .filter(|n| ctx.state.latency.remove(n.as_str()).is_some())
+                    .count()
             };
             ctx.reply.int(removed as i64);
             Ok(())
@@ -92,8 +99,15 @@ pub fn latency(ctx: &mut Ctx) -> CmdResult {
         }
         "graph" => {
             let name = String::from_utf8_lossy(ctx.arg(2)).into_owned();
-            let Some(ev) = ctx.state.latency.get(name.as_str()).filter(|e| !e.samples.is_empty()) else {
-                return Err(CmdError::msg(format!("ERR No samples available for event '{name}'")));
+            let Some(ev) = ctx
+                .state
+                .latency
+                .get(name.as_str())
+                .filter(|e| !e.samples.is_empty())
+            else {
+                return Err(CmdError::msg(format!(
+                    "ERR No samples available for event '{name}'"
+                )));
             };
             let text = graph(&name, ev);
             ctx.reply.verbatim(text.as_bytes(), "txt");
@@ -169,7 +183,11 @@ fn graph(name: &str, ev: &LatencyEvent) -> String {
         }
         out.push('\n');
     }
-    let ages: Vec<String> = ev.samples.iter().map(|s| format!("{}s", (now - s.0).max(0))).collect();
+    let ages: Vec<String> = ev
+        .samples
+        .iter()
+        .map(|s| format!("{}s", (now - s.0).max(0)))
+        .collect();
     out.push_str(&ages.join(" "));
     out.push('\n');
     out

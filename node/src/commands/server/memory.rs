@@ -1,6 +1,6 @@
 //! Memory measurement (INFO memory, MEMORY STATS) and the MEMORY command.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::OnceLock;
 
 use super::subcommands::{reply_help, resolve};
@@ -10,30 +10,18 @@ use crate::db::{Entry, Value};
 use crate::server::context::Ctx;
 use crate::server::state::ServerState;
 
-/// Bytes the allocator handed out and has not got back. With glibc this is
-/// mallinfo2's in-use total (all arenas plus mmapped chunks); elsewhere the
-/// resident set size stands in.
+/// Live heap bytes, from the counting global allocator (`crate::alloc`).
+/// Where it is not installed (library unit tests) the resident set size
+/// stands in.
 pub fn allocated_bytes() -> u64 {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        // SAFETY: mallinfo2 only reads allocator statistics into the
-        // returned struct.
-        let info = unsafe { libc::mallinfo2() };
-        let used = (info.uordblks + info.hblkhd) as u64;
-        if used > 0 {
-            return used;
-        }
+    match crate::alloc::used_memory() {
+        0 => rss_bytes(),
+        n => n as u64,
     }
-    rss_bytes()
 }
 
-/// Resident set size, from /proc/self/statm (pages) like Redis's zmalloc_get_rss.
 pub fn rss_bytes() -> u64 {
-    let Ok(text) = std::fs::read_to_string("/proc/self/statm") else {
-        return 0;
-    };
-    let pages: u64 = text.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
-    pages * page_size()
+    crate::alloc::rss_bytes() as u64
 }
 
 fn page_size() -> u64 {
@@ -56,11 +44,10 @@ pub fn total_system_memory() -> u64 {
     }
 }
 
-static PEAK: AtomicU64 = AtomicU64::new(0);
-
-/// The highest `used` seen so far (updated whenever memory is measured).
+/// The highest memory use seen (the allocator tracks it; `used` covers
+/// the fallback measurement).
 pub fn note_peak(used: u64) -> u64 {
-    PEAK.fetch_max(used, Ordering::Relaxed).max(used)
+    (crate::alloc::peak_memory() as u64).max(used)
 }
 
 /// Memory in use the first time it was measured, standing in for Redis's
@@ -134,7 +121,8 @@ impl MemoryReport {
     }
 
     pub fn overhead(&self) -> u64 {
-        (self.startup + self.clients_normal + self.clients_replicas + self.keyspace_overhead).min(self.used)
+        (self.startup + self.clients_normal + self.clients_replicas + self.keyspace_overhead)
+            .min(self.used)
     }
 
     pub fn dataset(&self) -> u64 {
@@ -173,7 +161,8 @@ pub fn memory(ctx: &mut Ctx) -> CmdResult {
         "stats" => stats(ctx),
         "doctor" => doctor(ctx),
         "malloc-stats" => {
-            ctx.reply.verbatim(b"Stats not supported for the current allocator", "txt");
+            ctx.reply
+                .verbatim(b"Stats not supported for the current allocator", "txt");
             Ok(())
         }
         "purge" => {
@@ -282,11 +271,7 @@ fn stats(ctx: &mut Ctx) -> CmdResult {
     }
     int_field(ctx, "overhead.total", m.overhead());
     int_field(ctx, "keys.count", m.keys);
-    let per_key = if m.keys == 0 {
-        0
-    } else {
-        m.used.saturating_sub(m.startup) / m.keys
-    };
+    let per_key = m.used.saturating_sub(m.startup).checked_div(m.keys).unwrap_or(0);
     int_field(ctx, "keys.bytes-per-key", per_key);
     int_field(ctx, "dataset.bytes", m.dataset());
     double_field(ctx, "dataset.percentage", m.dataset_perc());
@@ -325,7 +310,13 @@ fn doctor(ctx: &mut Ctx) -> CmdResult {
                 m.fragmentation()
             ));
         }
-        let max = ctx.state.config.get("maxmemory").unwrap_or("0").parse::<u64>().unwrap_or(0);
+        let max = ctx
+            .state
+            .config
+            .get("maxmemory")
+            .unwrap_or("0")
+            .parse::<u64>()
+            .unwrap_or(0);
         if max > 0 && m.used > max {
             issues.push("Used memory is above maxmemory.".to_string());
         }

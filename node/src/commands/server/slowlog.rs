@@ -52,7 +52,11 @@ fn get(ctx: &mut Ctx) -> CmdResult {
         10
     };
     let len = ctx.state.slowlog.len();
-    let n = if count == -1 { len } else { (count as usize).min(len) };
+    let n = if count == -1 {
+        len
+    } else {
+        (count as usize).min(len)
+    };
     ctx.reply.array_len(n);
     for entry in ctx.state.slowlog.iter().take(n) {
         ctx.reply.array_len(6);

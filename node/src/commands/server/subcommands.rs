@@ -45,7 +45,8 @@ pub fn full_name(container: &'static str, sub: &'static str) -> &'static str {
         for spec in table().all() {
             for s in spec.subcommands {
                 // One small string per subcommand, made once for the process.
-                let name: &'static str = Box::leak(format!("{}|{}", spec.name, s.name).into_boxed_str());
+                let name: &'static str =
+                    Box::leak(format!("{}|{}", spec.name, s.name).into_boxed_str());
                 m.insert((spec.name, s.name), name);
             }
         }
@@ -84,7 +85,10 @@ pub fn resolve(ctx: &mut Ctx) -> Result<&'static SubcommandSpec, CmdError> {
 /// A HELP reply: the header line, the given lines, and the HELP entry, each
 /// a status line.
 pub fn reply_help(ctx: &mut Ctx, lines: &[&str]) {
-    let header = format!("{} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", typed_name(ctx));
+    let header = format!(
+        "{} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        typed_name(ctx)
+    );
     ctx.reply.array_len(lines.len() + 3);
     ctx.reply.simple(&header);
     for l in lines {
