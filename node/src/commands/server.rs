@@ -15,6 +15,7 @@ mod slowlog;
 mod subcommands;
 
 pub use latency::record_latency;
+pub use subcommands::stats_name;
 
 use super::flags::*;
 use super::{CommandSpec, SubcommandSpec};

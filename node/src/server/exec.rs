@@ -277,7 +277,8 @@ fn record_stats(
     failed: bool,
 ) {
     state.stats.total_commands_processed += 1;
-    let stat = state.command_stats.entry(spec.name).or_default();
+    let stat_name = crate::commands::server::stats_name(spec, args);
+    let stat = state.command_stats.entry(stat_name).or_default();
     stat.calls += 1;
     stat.usec += elapsed_us;
     if failed {

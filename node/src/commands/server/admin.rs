@@ -111,9 +111,7 @@ pub fn flushall(ctx: &mut Ctx) -> CmdResult {
     for i in 0..ctx.state.dbs.len() {
         removed += empty_db(ctx.state, i, lazy);
     }
-    // Redis counts one more change than the keys removed, so a FLUSHALL of
-    // an empty dataset still counts as a change for save points.
-    ctx.dirty(removed as u64 + 1);
+    ctx.dirty(removed as u64);
     ctx.propagate_as(ctx.args.to_vec());
     ctx.reply.ok();
     Ok(())

@@ -117,6 +117,27 @@ fn type_of(c: &ClientInfo) -> ClientType {
     }
 }
 
+/// The flags= field with Redis's letters in Redis's order (O monitor, S
+/// replica, M master, P pub/sub, x MULTI, b blocked, d dirty CAS,
+/// e no-evict; N for none).
+fn flag_letters(c: &ClientInfo) -> String {
+    let mut out: String = "OSMPx"
+        .chars()
+        .filter(|ch| match ch {
+            'P' => c.sub + c.psub > 0,
+            _ => c.flags.contains(*ch),
+        })
+        .collect();
+    if c.blocked {
+        out.push('b');
+    }
+    out.extend("de".chars().filter(|ch| c.flags.contains(*ch)));
+    if out.is_empty() {
+        out.push('N');
+    }
+    out
+}
+
 /// One CLIENT LIST line, in Redis 7.0's field order, ending with '\n'.
 /// `argv_mem` is the size of the arguments of the command running now
 /// (only the calling client has one).
@@ -140,7 +161,7 @@ fn describe(out: &mut String, c: &ClientInfo, now_ms: i64, argv_mem: usize) {
         name,
         (now_ms - c.created_ms).max(0) / 1000,
         (now_ms - c.last_interaction_ms).max(0) / 1000,
-        c.flags,
+        flag_letters(c),
         c.db,
         c.sub,
         c.psub,

@@ -5,7 +5,7 @@
 use bytes::Bytes;
 
 use super::command_meta::{
-    self, legacy_range, BeginSearch, FindKeys, KeySpec, Meta, ACL_CATEGORIES,
+    self, legacy_range, ArgValue, BeginSearch, DocArg, FindKeys, KeySpec, Meta, ACL_CATEGORIES,
 };
 use super::subcommands::{reply_help, resolve};
 use crate::commands::args::eq_ic;
@@ -375,12 +375,14 @@ fn reply_docs(reply: &mut Reply, v: &View) {
     let deprecated = m.map_or("", |m| m.deprecated_since);
     let replaced_by = m.map_or("", |m| m.replaced_by);
     let history: &[(&str, &str)] = m.map_or(&[], |m| &m.history);
+    let arguments: &[DocArg] = m.map_or(&[], |m| &m.arguments);
     let fields = 3
         + !complexity.is_empty() as usize
         + !doc_flags.is_empty() as usize
         + !deprecated.is_empty() as usize
         + !replaced_by.is_empty() as usize
         + !history.is_empty() as usize
+        + !arguments.is_empty() as usize
         + !v.subs.is_empty() as usize;
     reply.map_len(fields);
     reply.bulk(b"summary");
@@ -417,12 +419,39 @@ fn reply_docs(reply: &mut Reply, v: &View) {
             reply.bulk(text.as_bytes());
         }
     }
+    if !arguments.is_empty() {
+        reply.bulk(b"arguments");
+        reply_doc_args(reply, arguments);
+    }
     if !v.subs.is_empty() {
         reply.bulk(b"subcommands");
         reply.map_len(v.subs.len());
         for s in &v.subs {
             reply.bulk(s.name.as_bytes());
             reply_docs(reply, s);
+        }
+    }
+}
+
+/// COMMAND DOCS' argument descriptions: an array of maps, nested for
+/// oneof/block arguments.
+fn reply_doc_args(reply: &mut Reply, args: &[DocArg]) {
+    reply.array_len(args.len());
+    for arg in args {
+        reply.map_len(arg.fields.len());
+        for (key, value) in &arg.fields {
+            reply.bulk(key.as_bytes());
+            match value {
+                ArgValue::Text(t) => reply.bulk(t.as_bytes()),
+                ArgValue::Int(n) => reply.int(*n),
+                ArgValue::Flags(flags) => {
+                    reply.set_len(flags.len());
+                    for f in flags {
+                        reply.simple(f);
+                    }
+                }
+                ArgValue::Args(inner) => reply_doc_args(reply, inner),
+            }
         }
     }
 }
@@ -561,7 +590,8 @@ fn spec_positions(spec: &KeySpec, args: &[Bytes]) -> Option<Vec<usize>> {
             }
             let n = crate::util::number::parse_i64(&args[at as usize]).filter(|n| *n >= 0)?;
             let start = first + firstkey;
-            (start, start + n - 1, keystep)
+            // A huge count must not overflow: it simply runs past the end.
+            (start, start.saturating_add(n) - 1, keystep)
         }
         FindKeys::Unknown => return None,
     };
@@ -678,6 +708,7 @@ mod tests {
         );
         assert!(keys_of("zunionstore", "zunionstore d 5 a b").is_none());
         assert!(keys_of("zunionstore", "zunionstore d 0 a").is_none());
+        assert!(keys_of("zunionstore", "zunionstore d 9223372036854775807 a").is_none());
         assert_eq!(
             keys_of("xread", "xread count 2 streams a b 0 0").unwrap(),
             ["a", "b"]

@@ -52,6 +52,23 @@ impl KeySpec {
     }
 }
 
+/// One value of a COMMAND DOCS argument description.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArgValue {
+    Text(String),
+    Int(i64),
+    /// `flags`: optional, multiple, multiple_token.
+    Flags(Vec<String>),
+    /// `arguments` of a oneof or block argument.
+    Args(Vec<DocArg>),
+}
+
+/// One argument of COMMAND DOCS: its fields in Redis's order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocArg {
+    pub fields: Vec<(String, ArgValue)>,
+}
+
 /// One command's (or subcommand's) extra description.
 #[derive(Debug, Clone, Default)]
 pub struct Meta {
@@ -72,6 +89,7 @@ pub struct Meta {
     pub flags: Vec<&'static str>,
     pub range: (i64, i64, i64),
     pub summary: &'static str,
+    pub arguments: Vec<DocArg>,
 }
 
 fn list(field: &'static str) -> Vec<&'static str> {
@@ -139,7 +157,7 @@ fn parse_key_spec(text: &'static str) -> Option<KeySpec> {
 
 fn parse_line(line: &'static str) -> Option<(&'static str, Meta)> {
     let f: Vec<&'static str> = line.split('\t').collect();
-    if f.len() != 16 {
+    if f.len() != 17 {
         return None;
     }
     let key_specs = if f[6].is_empty() {
@@ -176,8 +194,99 @@ fn parse_line(line: &'static str) -> Option<(&'static str, Meta)> {
             (first, last, step)
         },
         summary: f[15],
+        arguments: if f[16].is_empty() {
+            Vec::new()
+        } else {
+            ArgParser {
+                s: f[16].as_bytes(),
+                i: 0,
+            }
+            .list()?
+        },
     };
     Some((f[0], meta))
+}
+
+/// Reads `[(key=value;...),...]` (see gen_command_meta.py).
+struct ArgParser<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+impl ArgParser<'_> {
+    fn eat(&mut self, b: u8) -> Option<()> {
+        (self.s.get(self.i) == Some(&b)).then(|| self.i += 1)
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.i).copied()
+    }
+
+    fn list(&mut self) -> Option<Vec<DocArg>> {
+        self.eat(b'[')?;
+        let mut out = Vec::new();
+        if self.eat(b']').is_some() {
+            return Some(out);
+        }
+        loop {
+            out.push(self.arg()?);
+            if self.eat(b']').is_some() {
+                return Some(out);
+            }
+            self.eat(b',')?;
+        }
+    }
+
+    /// Raw text up to (not including) any of `stops`.
+    fn until(&mut self, stops: &[u8]) -> &[u8] {
+        let start = self.i;
+        while self.peek().is_some_and(|b| !stops.contains(&b)) {
+            self.i += 1;
+        }
+        &self.s[start..self.i]
+    }
+
+    fn arg(&mut self) -> Option<DocArg> {
+        self.eat(b'(')?;
+        let mut fields = Vec::new();
+        loop {
+            let key = String::from_utf8(self.until(b"=").to_vec()).ok()?;
+            self.eat(b'=')?;
+            let value = match key.as_str() {
+                "arguments" => ArgValue::Args(self.list()?),
+                "flags" => ArgValue::Flags(
+                    self.until(b";)")
+                        .split(|b| *b == b',')
+                        .map(unescape)
+                        .collect::<Option<Vec<_>>>()?,
+                ),
+                "key_spec_index" => ArgValue::Int(unescape(self.until(b";)"))?.parse().ok()?),
+                _ => ArgValue::Text(unescape(self.until(b";)"))?),
+            };
+            fields.push((key, value));
+            if self.eat(b')').is_some() {
+                return Some(DocArg { fields });
+            }
+            self.eat(b';')?;
+        }
+    }
+}
+
+/// Undoes the %XX escapes of the argument encoding.
+fn unescape(raw: &[u8]) -> Option<String> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        if raw[i] == b'%' {
+            let hex = std::str::from_utf8(raw.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(raw[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 fn all() -> &'static HashMap<&'static str, Meta> {
@@ -303,6 +412,43 @@ mod tests {
         let m = lookup("migrate").unwrap();
         assert_eq!(m.key_specs[1].begin, BeginSearch::Keyword("KEYS", -2));
         assert!(lookup("config|get").is_some());
+        let args = &set.arguments;
+        assert_eq!(args.len(), 5);
+        assert_eq!(
+            args[0].fields,
+            [
+                ("name".to_string(), ArgValue::Text("key".into())),
+                ("type".to_string(), ArgValue::Text("key".into())),
+                ("key_spec_index".to_string(), ArgValue::Int(0)),
+            ]
+        );
+        let ArgValue::Args(inner) = &args[4].fields[3].1 else {
+            panic!("expiration has nested arguments: {:?}", args[4]);
+        };
+        assert_eq!(inner.len(), 5);
+        assert_eq!(
+            args[4].fields[2].1,
+            ArgValue::Flags(vec!["optional".into()])
+        );
+    }
+
+    #[test]
+    fn escapes() {
+        assert_eq!(unescape(b"a%3Bb%25").as_deref(), Some("a;b%"));
+        assert_eq!(unescape(b"%G1"), None);
+        let parsed = ArgParser {
+            s: b"[(name=x%29;type=string)]",
+            i: 0,
+        }
+        .list()
+        .unwrap();
+        assert_eq!(parsed[0].fields[0].1, ArgValue::Text("x)".into()));
+        assert!(ArgParser {
+            s: b"[(name=x",
+            i: 0
+        }
+        .list()
+        .is_none());
     }
 
     #[test]

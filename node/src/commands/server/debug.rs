@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::config_cmd::protected_action_allowed;
 use super::subcommands::{reply_help, syntax_error};
-use crate::commands::args::positive_int;
+use crate::commands::args::int;
 use crate::commands::{CmdError, CmdResult};
 use crate::db::{CompactBytes, Entry, Value};
 use crate::server::context::Ctx;
@@ -88,6 +88,15 @@ fn atoi(s: &[u8]) -> i64 {
     }
 }
 
+/// A count or size: anything but a non-negative integer gets Redis's
+/// "must be positive" error (non-numbers included).
+fn positive(arg: &[u8]) -> Result<i64, CmdError> {
+    int(arg)
+        .ok()
+        .filter(|n| *n >= 0)
+        .ok_or_else(|| CmdError::msg("ERR value is out of range, must be positive"))
+}
+
 /// DEBUG SLEEP: blocks the whole server (the lock is held), as Redis does.
 fn sleep(ctx: &mut Ctx) -> CmdResult {
     let secs = crate::util::number::parse_f64(ctx.arg(2)).unwrap_or(0.0);
@@ -102,14 +111,14 @@ fn sleep(ctx: &mut Ctx) -> CmdResult {
 /// (cut or zero-padded to `size` bytes). Existing keys are left alone; the
 /// new keys are neither counted as changes nor propagated.
 fn populate(ctx: &mut Ctx) -> CmdResult {
-    let count = positive_int(ctx.arg(2))?;
+    let count = positive(ctx.arg(2))?;
     let prefix = if ctx.argc() >= 4 {
         ctx.args[3].to_vec()
     } else {
         b"key".to_vec()
     };
     let size = if ctx.argc() == 5 {
-        Some(positive_int(ctx.arg(4))? as usize)
+        Some(positive(ctx.arg(4))? as usize)
     } else {
         None
     };

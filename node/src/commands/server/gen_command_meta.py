@@ -9,7 +9,7 @@ line per command or `container|subcommand`:
 
   name  since  group  movablekeys  categories  tips  keyspecs  complexity
   doc_flags  deprecated_since  replaced_by  history  arity  flags
-  first,last,step  summary
+  first,last,step  summary  arguments
 
 The last four repeat what the command table holds; a unit test checks
 that the table agrees with Redis.
@@ -17,7 +17,10 @@ that the table agrees with Redis.
 Lists are comma-separated. A key spec is `FLAGS BEGIN FIND[ #notes]`, specs
 separated by ';': BEGIN is `index=N`, `keyword=WORD,startfrom` or `unknown`,
 FIND is `range=lastkey,step,limit`, `keynum=idx,firstkey,step` or `unknown`.
-History entries are `version::text`, separated by ' ~~ '.
+History entries are `version::text`, separated by ' ~~ '. Arguments (of
+COMMAND DOCS) are `[(key=value;...),(...)]` in Redis's field order, with
+nested `arguments=[...]`; flags are comma-separated and '%', '(', ')',
+';', '=', ',', '[', ']' in values are %-escaped.
 
 Usage: redis-server --port 7001 --save "" --daemonize yes
        python3 gen_command_meta.py 7001 > command_meta.tsv
@@ -106,6 +109,31 @@ def keyspec(spec):
     return out
 
 
+def esc(v):
+    out = []
+    for ch in str(v):
+        if ch in "%();=,[]\t\n":
+            out.append("%%%02X" % ord(ch))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def args_text(args):
+    parts = []
+    for a in args:
+        fields = []
+        for k, v in a.items():
+            if k == "arguments":
+                fields.append("arguments=" + args_text(v))
+            elif k == "flags":
+                fields.append("flags=" + ",".join(esc(f) for f in v))
+            else:
+                fields.append("%s=%s" % (k, esc(v)))
+        parts.append("(" + ";".join(fields) + ")")
+    return "[" + ",".join(parts) + "]"
+
+
 def line(info, doc):
     cats = ",".join(c.lstrip("@") for c in info[6])
     tips = ",".join(info[7])
@@ -119,6 +147,7 @@ def line(info, doc):
         doc.get("deprecated_since", ""), doc.get("replaced_by", ""), history,
         info[1], ",".join(f for f in info[2] if f != "movablekeys"),
         "%d,%d,%d" % (info[3], info[4], info[5]), doc.get("summary", ""),
+        args_text(doc["arguments"]) if "arguments" in doc else "",
     ]
     return "\t".join(clean(str(f)) for f in fields)
 

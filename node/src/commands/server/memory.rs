@@ -271,7 +271,11 @@ fn stats(ctx: &mut Ctx) -> CmdResult {
     }
     int_field(ctx, "overhead.total", m.overhead());
     int_field(ctx, "keys.count", m.keys);
-    let per_key = m.used.saturating_sub(m.startup).checked_div(m.keys).unwrap_or(0);
+    let per_key = m
+        .used
+        .saturating_sub(m.startup)
+        .checked_div(m.keys)
+        .unwrap_or(0);
     int_field(ctx, "keys.bytes-per-key", per_key);
     int_field(ctx, "dataset.bytes", m.dataset());
     double_field(ctx, "dataset.percentage", m.dataset_perc());

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use crate::commands::{table, CmdError, SubcommandSpec};
+use crate::commands::{table, CmdError, CommandSpec, SubcommandSpec};
 use crate::server::context::Ctx;
 
 /// Redis truncates echoed arguments in error messages to 128 bytes.
@@ -53,6 +53,20 @@ pub fn full_name(container: &'static str, sub: &'static str) -> &'static str {
         m
     });
     names.get(&(container, sub)).copied().unwrap_or(container)
+}
+
+/// The name a call is counted under in INFO commandstats: `config|get`
+/// for a subcommand, the command's own name otherwise.
+pub fn stats_name(spec: &'static CommandSpec, args: &[bytes::Bytes]) -> &'static str {
+    let sub = args.get(1).and_then(|name| {
+        spec.subcommands
+            .iter()
+            .find(|s| name.eq_ignore_ascii_case(s.name.as_bytes()))
+    });
+    match sub {
+        Some(s) => full_name(spec.name, s.name),
+        None => spec.name,
+    }
 }
 
 fn arity_ok(arity: i32, argc: usize) -> bool {
