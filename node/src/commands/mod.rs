@@ -40,6 +40,7 @@ pub mod flags {
     pub const SENTINEL: u32 = 1 << 16;
     pub const ONLY_SENTINEL: u32 = 1 << 17;
     pub const NO_MANDATORY_KEYS: u32 = 1 << 18;
+    pub const NO_ASYNC_LOADING: u32 = 1 << 19;
 
     /// The names COMMAND INFO prints, in Redis's order. Redis hides
     /// may_replicate, sentinel and only_sentinel.
@@ -58,6 +59,7 @@ pub mod flags {
         (FAST, "fast"),
         (NO_AUTH, "no_auth"),
         (NO_MANDATORY_KEYS, "no_mandatory_keys"),
+        (NO_ASYNC_LOADING, "no_async_loading"),
         (NO_MULTI, "no_multi"),
         (ALLOW_BUSY, "allow_busy"),
     ];

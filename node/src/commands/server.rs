@@ -1,6 +1,6 @@
 //! Server and administration commands: INFO, CONFIG, CLIENT, COMMAND,
 //! DBSIZE/FLUSHDB/FLUSHALL/SWAPDB, TIME, LASTSAVE, SHUTDOWN, DEBUG, MONITOR,
-//! SLOWLOG, LATENCY, MEMORY, ROLE, LOLWUT.
+//! SLOWLOG, LATENCY, MEMORY, MODULE, ROLE, LOLWUT.
 
 mod admin;
 mod client_cmd;
@@ -11,6 +11,7 @@ mod debug;
 pub mod info;
 mod latency;
 mod memory;
+mod module_cmd;
 mod slowlog;
 mod subcommands;
 
@@ -234,6 +235,39 @@ static MEMORY_SUBCOMMANDS: &[SubcommandSpec] = &[
     ),
 ];
 
+static MODULE_SUBCOMMANDS: &[SubcommandSpec] = &[
+    sub!(
+        "list",
+        2,
+        ADMIN | NOSCRIPT,
+        "List all modules loaded by the server"
+    ),
+    sub!(
+        "load",
+        -3,
+        ADMIN | NOSCRIPT | NO_ASYNC_LOADING,
+        "Load a module"
+    ),
+    sub!(
+        "loadex",
+        -3,
+        ADMIN | NOSCRIPT | NO_ASYNC_LOADING,
+        "Load a module with extended parameters"
+    ),
+    sub!(
+        "unload",
+        3,
+        ADMIN | NOSCRIPT | NO_ASYNC_LOADING,
+        "Unload a module"
+    ),
+    sub!(
+        "help",
+        2,
+        HELP_SUB,
+        "Show helpful text about the different subcommands"
+    ),
+];
+
 pub static COMMANDS: &[CommandSpec] = &[
     command!(
         "info",
@@ -411,6 +445,19 @@ pub static COMMANDS: &[CommandSpec] = &[
             "4.0.0",
             "A container for memory diagnostics commands",
             memory::memory
+        )
+    },
+    CommandSpec {
+        subcommands: MODULE_SUBCOMMANDS,
+        ..command!(
+            "module",
+            -2,
+            0,
+            (0, 0, 0),
+            "server",
+            "4.0.0",
+            "A container for module commands",
+            module_cmd::module
         )
     },
     command!(

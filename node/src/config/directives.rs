@@ -293,8 +293,7 @@ pub static DIRECTIVES: &[Directive] = &[
         "enable-module-command",
         Kind::Enum(&["no", "yes", "local"]),
         "no",
-        immutable,
-        noeffect
+        immutable
     ),
     d!(
         "hz",
@@ -480,7 +479,7 @@ pub static DIRECTIVES: &[Directive] = &[
     d!("lazyfree-lazy-expire", Kind::Bool, "no", noeffect),
     d!("lazyfree-lazy-server-del", Kind::Bool, "no", noeffect),
     d!("lazyfree-lazy-user-del", Kind::Bool, "no", noeffect),
-    d!("lazyfree-lazy-user-flush", Kind::Bool, "no", noeffect),
+    d!("lazyfree-lazy-user-flush", Kind::Bool, "no"),
     // Kernel and OS.
     d!(
         "oom-score-adj",
@@ -676,8 +675,7 @@ pub static DIRECTIVES: &[Directive] = &[
             min: 0,
             max: I64MAX
         },
-        "0",
-        noeffect
+        "0"
     ),
     d!("latency-tracking", Kind::Bool, "yes", noeffect),
     d!(

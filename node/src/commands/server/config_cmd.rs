@@ -154,6 +154,13 @@ fn apply_changes(
             "loglevel" => crate::log::set_level(crate::log::Level::from_name(
                 &state.config.settings.loglevel,
             )),
+            "dir" => {
+                // The working directory is where files are written (the value
+                // was checked to be a directory).
+                if let Err(e) = std::env::set_current_dir(&state.config.settings.dir) {
+                    crate::warning!("Can't chdir to '{}': {e}", state.config.settings.dir);
+                }
+            }
             "hz" => {
                 // Redis keeps hz within 1..=500 and reports the value it uses.
                 let used = state.config.settings.hz.to_string();
