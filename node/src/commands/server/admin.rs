@@ -245,3 +245,64 @@ pub fn lolwut(ctx: &mut Ctx) -> CmdResult {
     ctx.reply.verbatim(text.as_bytes(), "txt");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use bytes::Bytes;
+
+    use crate::config::Config;
+    use crate::resp::Reply;
+    use crate::server::client::ClientState;
+    use crate::server::exec::execute;
+    use crate::server::repl_log::StreamSink;
+    use crate::server::state::ServerState;
+
+    /// Collects the replication stream.
+    struct Capture(Arc<Mutex<Vec<u8>>>);
+
+    impl StreamSink for Capture {
+        fn write(&mut self, chunk: &Bytes) {
+            self.0.lock().unwrap().extend_from_slice(chunk);
+        }
+    }
+
+    fn run(state: &mut ServerState, client: &mut ClientState, line: &str) -> Vec<u8> {
+        let mut reply = Reply::new(false);
+        let args = line
+            .split(' ')
+            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+            .collect();
+        execute(state, client, &mut reply, args);
+        reply.take()
+    }
+
+    #[test]
+    fn flushes_and_swapdb_are_propagated_verbatim() {
+        let mut config = Config::default();
+        config
+            .apply_line("enable-debug-command", &["yes".into()], true)
+            .unwrap();
+        let mut state = ServerState::new(config);
+        let stream = Arc::new(Mutex::new(Vec::new()));
+        state.repl_log.active = true;
+        state.repl_log.sinks.push(Box::new(Capture(stream.clone())));
+        let mut client = ClientState::new(1, "127.0.0.1:1".into(), true);
+
+        // An empty FLUSHALL still reaches replicas, as in Redis 7.0.
+        assert_eq!(run(&mut state, &mut client, "FLUSHALL"), b"+OK\r\n");
+        // DEBUG POPULATE is neither a change nor propagated.
+        assert_eq!(run(&mut state, &mut client, "DEBUG POPULATE 3"), b"+OK\r\n");
+        assert_eq!(state.dirty, 0);
+        assert_eq!(run(&mut state, &mut client, "FLUSHDB ASYNC"), b"+OK\r\n");
+        assert_eq!(state.dirty, 3);
+        assert_eq!(run(&mut state, &mut client, "SWAPDB 0 1"), b"+OK\r\n");
+        let text = String::from_utf8(stream.lock().unwrap().clone()).unwrap();
+        assert_eq!(
+            text,
+            "*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*1\r\n$8\r\nFLUSHALL\r\n\
+             *2\r\n$7\r\nFLUSHDB\r\n$5\r\nASYNC\r\n*3\r\n$6\r\nSWAPDB\r\n$1\r\n0\r\n$1\r\n1\r\n"
+        );
+    }
+}
