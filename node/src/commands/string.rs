@@ -8,6 +8,8 @@
 mod bitfield;
 mod bits;
 mod lcs;
+#[cfg(test)]
+mod propagation_tests;
 
 use bytes::Bytes;
 
