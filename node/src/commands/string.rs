@@ -572,15 +572,22 @@ fn decrby(ctx: &mut Ctx) -> CmdResult {
 fn incr_by(ctx: &mut Ctx, by: i64) -> CmdResult {
     let args = ctx.args;
     let key = &args[1][..];
-    let current = match write_string(ctx.db(), key)? {
-        Some(slot) => Some(number::parse_i64(slot.bytes).ok_or(CmdError::NotInteger)?),
-        None => None,
+    let overflow = || CmdError::msg("ERR increment or decrement would overflow");
+    let db = ctx.db();
+    // One lookup: the counter is rewritten in place, which keeps its TTL.
+    let new = match write_string(db, key)? {
+        Some(slot) => {
+            let current = number::parse_i64(slot.bytes).ok_or(CmdError::NotInteger)?;
+            let new = current.checked_add(by).ok_or_else(overflow)?;
+            *slot.bytes = CompactBytes::new(itoa::Buffer::new().format(new).as_bytes());
+            *slot.raw = false;
+            new
+        }
+        None => {
+            db.set(key, Value::Str(CompactBytes::new(itoa::Buffer::new().format(by).as_bytes())));
+            by
+        }
     };
-    let new = current
-        .unwrap_or(0)
-        .checked_add(by)
-        .ok_or_else(|| CmdError::msg("ERR increment or decrement would overflow"))?;
-    store_keeping_ttl(ctx.db(), key, number::format_i64(new));
     ctx.dirty(1);
     ctx.reply.int(new);
     Ok(())
