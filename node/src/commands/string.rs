@@ -201,7 +201,6 @@ fn parse_string_options(
     while j < args.len() {
         let opt = &args[j][..];
         let next = args.get(j + 1).map(|b| &b[..]);
-        let unit_of = |o: &StringOptions| o.expire.map(|(u, _)| u);
         let expire_unit = if eq_ic(opt, "ex") {
             Some(ExpireUnit::Ex)
         } else if eq_ic(opt, "px") {
@@ -226,7 +225,7 @@ fn parse_string_options(
         } else if let (Some(unit), Some(value)) = (expire_unit, next) {
             // Only the same expire option may repeat; mixing them, or
             // mixing with KEEPTTL / PERSIST, is a syntax error.
-            if o.keep_ttl || o.persist || unit_of(&o).is_some_and(|u| u != unit) {
+            if o.keep_ttl || o.persist || o.expire.is_some_and(|(u, _)| u != unit) {
                 return Err(CmdError::Syntax);
             }
             o.expire = Some((unit, value));
@@ -272,8 +271,8 @@ enum SetReplies {
 fn set_generic(
     ctx: &mut Ctx,
     opts: &StringOptions,
-    key: &[u8],
-    value: &[u8],
+    key: &Bytes,
+    value: &Bytes,
     replies: SetReplies,
 ) -> CmdResult {
     let now = ctx.db().now_ms;
@@ -312,8 +311,8 @@ fn set_generic(
         // does not extend the key's life.
         ctx.propagate_as(vec![
             Ctx::word("SET"),
-            bytes_arg(key),
-            bytes_arg(value),
+            key.clone(),
+            value.clone(),
             Ctx::word("PXAT"),
             Bytes::from(at.to_string()),
         ]);
@@ -584,7 +583,10 @@ fn incr_by(ctx: &mut Ctx, by: i64) -> CmdResult {
             new
         }
         None => {
-            db.set(key, Value::Str(CompactBytes::new(itoa::Buffer::new().format(by).as_bytes())));
+            db.set(
+                key,
+                Value::Str(CompactBytes::new(itoa::Buffer::new().format(by).as_bytes())),
+            );
             by
         }
     };
