@@ -239,3 +239,32 @@ fn active_expiry_deletes_keys_nobody_reads() {
         .count();
     assert_eq!(dels, 50);
 }
+
+#[test]
+fn scan_cursor_follows_strtoul() {
+    use crate::commands::args::scan_cursor;
+    assert_eq!(scan_cursor(b"0"), Ok(0));
+    assert_eq!(scan_cursor(b""), Ok(0));
+    assert_eq!(scan_cursor(b"+5"), Ok(5));
+    assert_eq!(scan_cursor(b"007"), Ok(7));
+    assert_eq!(scan_cursor(b"-1"), Ok(u64::MAX));
+    assert_eq!(scan_cursor(b"18446744073709551615"), Ok(u64::MAX));
+    assert_eq!(scan_cursor(b"-18446744073709551615"), Ok(1));
+    assert_eq!(scan_cursor(b"3\0junk"), Ok(3));
+    for bad in [
+        &b"18446744073709551616"[..],
+        b" 1",
+        b"1 ",
+        b"-",
+        b"+",
+        b"0x1",
+        b"abc",
+        b"- 1",
+    ] {
+        assert!(
+            scan_cursor(bad).is_err(),
+            "{:?}",
+            String::from_utf8_lossy(bad)
+        );
+    }
+}
