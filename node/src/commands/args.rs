@@ -80,7 +80,11 @@ pub fn scan_cursor(arg: &[u8]) -> Result<u64, CmdError> {
             .and_then(|v| v.checked_add((d - b'0') as u64))
             .ok_or_else(invalid)?;
     }
-    Ok(if negative { value.wrapping_neg() } else { value })
+    Ok(if negative {
+        value.wrapping_neg()
+    } else {
+        value
+    })
 }
 
 /// Parses `[MATCH pattern] [COUNT n] [TYPE t]` starting at `args[from]`.

@@ -99,11 +99,19 @@ pub(crate) fn lookup_no_touch<'d>(db: &'d mut Db, key: &[u8]) -> Option<&'d Entr
 }
 
 /// DEL and UNLINK (this server frees values inline either way).
+/// Only the keys actually deleted count as modified (WATCH).
 fn del(ctx: &mut Ctx) -> CmdResult {
     let args = ctx.args;
-    let db = ctx.db();
-    let deleted = args[1..].iter().filter(|k| db.delete(k)).count();
-    ctx.dirty(deleted as u64);
+    ctx.signal_only_touched();
+    let db_index = ctx.db_index();
+    let mut deleted = 0;
+    for key in &args[1..] {
+        if ctx.db().delete(key) {
+            deleted += 1;
+            ctx.touch(db_index, key);
+        }
+    }
+    ctx.dirty(deleted);
     ctx.reply.int(deleted as i64);
     Ok(())
 }
@@ -313,9 +321,9 @@ fn copy(ctx: &mut Ctx) -> CmdResult {
     }
     target.set_entry(new_key, copied);
     ctx.dirty(1);
-    if dst_db != src_db {
-        ctx.touch(dst_db, new_key);
-    }
+    // The source is only read: only the destination counts as modified.
+    ctx.signal_only_touched();
+    ctx.touch(dst_db, new_key);
     ctx.reply.int(1);
     Ok(())
 }

@@ -166,11 +166,8 @@ fn lfu_decayed_counter(field: u32, now_minutes: u64, decay_minutes: u64) -> u64 
     } else {
         65535 - last + now
     };
-    let periods = if decay_minutes == 0 {
-        0
-    } else {
-        elapsed / decay_minutes
-    };
+    // A decay time of 0 means the counter never decays.
+    let periods = elapsed.checked_div(decay_minutes).unwrap_or(0);
     counter.saturating_sub(periods)
 }
 

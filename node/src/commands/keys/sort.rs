@@ -146,6 +146,8 @@ fn limit_window(limit_start: i64, limit_count: i64, len: usize) -> (i64, i64) {
 
 fn sort_generic(ctx: &mut Ctx, readonly: bool) -> CmdResult {
     let args = ctx.args;
+    // The sorted key is only read; STORE touches its destination itself.
+    ctx.signal_only_touched();
     let mut opts = parse_options(args, readonly)?;
     let db_index = ctx.db_index();
     let db = ctx.db();
@@ -455,7 +457,7 @@ mod tests {
             score: s,
             by_value: None,
         };
-        let mut v = vec![item("b", 1.0), item("a", 1.0), item("c", 0.5)];
+        let mut v = [item("b", 1.0), item("a", 1.0), item("c", 0.5)];
         v.sort_by(|a, b| compare(a, b, &opts));
         let names: Vec<&[u8]> = v.iter().map(|i| i.elem.as_slice()).collect();
         assert_eq!(names, vec![&b"c"[..], b"a", b"b"]);
