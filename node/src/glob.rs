@@ -105,7 +105,11 @@ fn match_class(mut p: &[u8], c: u8, nocase: bool) -> (bool, &[u8]) {
                 std::mem::swap(&mut start, &mut end);
             }
             let (lo, hi, ch) = if nocase {
-                (start.to_ascii_lowercase(), end.to_ascii_lowercase(), c.to_ascii_lowercase())
+                (
+                    start.to_ascii_lowercase(),
+                    end.to_ascii_lowercase(),
+                    c.to_ascii_lowercase(),
+                )
             } else {
                 (start, end, c)
             };

@@ -1,8 +1,10 @@
 //! redis-ha-node: a Redis 7.0-compatible server (and, later, sentinel).
 
+pub mod alloc;
 pub mod commands;
 pub mod config;
 pub mod db;
+pub mod fuzzing;
 pub mod glob;
 pub mod log;
 pub mod resp;

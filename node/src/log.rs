@@ -53,7 +53,12 @@ pub fn set_file(path: &str) -> std::io::Result<()> {
     *slot = if path.is_empty() {
         None
     } else {
-        Some(std::fs::OpenOptions::new().create(true).append(true).open(path)?)
+        Some(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)?,
+        )
     };
     Ok(())
 }
@@ -68,8 +73,17 @@ fn timestamp() -> String {
         libc::localtime_r(&secs, &mut tm);
         let mut buf = [0u8; 64];
         let fmt = b"%d %b %Y %H:%M:%S\0";
-        let n = libc::strftime(buf.as_mut_ptr() as *mut libc::c_char, buf.len(), fmt.as_ptr() as *const libc::c_char, &tm);
-        format!("{}.{:03}", String::from_utf8_lossy(&buf[..n]), now_ms % 1000)
+        let n = libc::strftime(
+            buf.as_mut_ptr() as *mut libc::c_char,
+            buf.len(),
+            fmt.as_ptr() as *const libc::c_char,
+            &tm,
+        );
+        format!(
+            "{}.{:03}",
+            String::from_utf8_lossy(&buf[..n]),
+            now_ms % 1000
+        )
     }
 }
 

@@ -63,7 +63,11 @@ pub fn scan_cursor(arg: &[u8]) -> Result<u64, CmdError> {
 
 /// Parses `[MATCH pattern] [COUNT n] [TYPE t]` starting at `args[from]`.
 /// TYPE is only accepted by SCAN (`allow_type`).
-pub fn scan_options(args: &[bytes::Bytes], from: usize, allow_type: bool) -> Result<ScanOptions, CmdError> {
+pub fn scan_options(
+    args: &[bytes::Bytes],
+    from: usize,
+    allow_type: bool,
+) -> Result<ScanOptions, CmdError> {
     let mut opts = ScanOptions {
         pattern: None,
         count: 10,
@@ -96,7 +100,7 @@ impl ScanOptions {
     pub fn matches(&self, item: &[u8]) -> bool {
         self.pattern
             .as_ref()
-            .map_or(true, |p| crate::glob::glob_match(p, item, false))
+            .is_none_or(|p| crate::glob::glob_match(p, item, false))
     }
 }
 

@@ -11,13 +11,76 @@ use crate::server::client::ReplyMode;
 use crate::server::context::Ctx;
 
 pub static COMMANDS: &[CommandSpec] = &[
-    command!("ping", -1, FAST | SENTINEL, (0, 0, 0), "connection", "1.0.0", "Ping the server", ping),
-    command!("echo", 2, FAST, (0, 0, 0), "connection", "1.0.0", "Echo the given string", echo),
-    command!("quit", -1, ALLOW_BUSY | NO_AUTH | FAST | LOADING | STALE, (0, 0, 0), "connection", "1.0.0", "Close the connection", quit),
-    command!("select", 2, LOADING | STALE | FAST, (0, 0, 0), "connection", "1.0.0", "Change the selected database for the current connection", select),
-    command!("auth", -2, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY | SENTINEL, (0, 0, 0), "connection", "1.0.0", "Authenticate to the server", auth),
-    command!("hello", -1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY | SENTINEL, (0, 0, 0), "connection", "6.0.0", "Handshake with Redis", hello),
-    command!("reset", 1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY | SENTINEL, (0, 0, 0), "connection", "6.2.0", "Reset the connection", reset),
+    command!(
+        "ping",
+        -1,
+        FAST | SENTINEL,
+        (0, 0, 0),
+        "connection",
+        "1.0.0",
+        "Ping the server",
+        ping
+    ),
+    command!(
+        "echo",
+        2,
+        FAST,
+        (0, 0, 0),
+        "connection",
+        "1.0.0",
+        "Echo the given string",
+        echo
+    ),
+    command!(
+        "quit",
+        -1,
+        ALLOW_BUSY | NO_AUTH | FAST | LOADING | STALE,
+        (0, 0, 0),
+        "connection",
+        "1.0.0",
+        "Close the connection",
+        quit
+    ),
+    command!(
+        "select",
+        2,
+        LOADING | STALE | FAST,
+        (0, 0, 0),
+        "connection",
+        "1.0.0",
+        "Change the selected database for the current connection",
+        select
+    ),
+    command!(
+        "auth",
+        -2,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY | SENTINEL,
+        (0, 0, 0),
+        "connection",
+        "1.0.0",
+        "Authenticate to the server",
+        auth
+    ),
+    command!(
+        "hello",
+        -1,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY | SENTINEL,
+        (0, 0, 0),
+        "connection",
+        "6.0.0",
+        "Handshake with Redis",
+        hello
+    ),
+    command!(
+        "reset",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY | SENTINEL,
+        (0, 0, 0),
+        "connection",
+        "6.2.0",
+        "Reset the connection",
+        reset
+    ),
 ];
 
 fn ping(ctx: &mut Ctx) -> CmdResult {
@@ -27,7 +90,11 @@ fn ping(ctx: &mut Ctx) -> CmdResult {
     if ctx.client.in_resp2_pubsub_mode() {
         ctx.reply.array_len(2);
         ctx.reply.bulk(b"pong");
-        let arg = if ctx.argc() == 2 { ctx.args[1].clone() } else { Bytes::new() };
+        let arg = if ctx.argc() == 2 {
+            ctx.args[1].clone()
+        } else {
+            Bytes::new()
+        };
         ctx.reply.bulk(&arg);
         return Ok(());
     }
@@ -120,7 +187,8 @@ fn hello(ctx: &mut Ctx) -> CmdResult {
     let mut version = None;
     let mut i = 1;
     if ctx.argc() >= 2 {
-        let v = int(ctx.arg(1)).map_err(|_| CmdError::msg("ERR Protocol version is not an integer or out of range"))?;
+        let v = int(ctx.arg(1))
+            .map_err(|_| CmdError::msg("ERR Protocol version is not an integer or out of range"))?;
         if !(2..=3).contains(&v) {
             return Err(CmdError::msg("NOPROTO unsupported protocol version"));
         }
@@ -157,7 +225,9 @@ fn hello(ctx: &mut Ctx) -> CmdResult {
     }
     if let Some(name) = setname {
         if !valid_client_name(&name) {
-            return Err(CmdError::msg("ERR Client names cannot contain spaces, newlines or special characters."));
+            return Err(CmdError::msg(
+                "ERR Client names cannot contain spaces, newlines or special characters.",
+            ));
         }
         ctx.client.name = (!name.is_empty()).then_some(name);
     }
@@ -176,10 +246,15 @@ fn hello(ctx: &mut Ctx) -> CmdResult {
     ctx.reply.bulk(b"id");
     ctx.reply.int(ctx.client.id as i64);
     ctx.reply.bulk(b"mode");
-    ctx.reply.bulk(if sentinel { b"sentinel" } else { b"standalone" });
+    ctx.reply
+        .bulk(if sentinel { b"sentinel" } else { b"standalone" });
     if !sentinel {
         ctx.reply.bulk(b"role");
-        let role: &[u8] = if ctx.state.is_replica() { b"replica" } else { b"master" };
+        let role: &[u8] = if ctx.state.is_replica() {
+            b"replica"
+        } else {
+            b"master"
+        };
         ctx.reply.bulk(role);
     }
     ctx.reply.bulk(b"modules");

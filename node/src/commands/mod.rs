@@ -85,11 +85,15 @@ impl CmdError {
     /// The error line's text, without the leading '-'.
     pub fn text(&self) -> String {
         match self {
-            CmdError::WrongType => "WRONGTYPE Operation against a key holding the wrong kind of value".into(),
+            CmdError::WrongType => {
+                "WRONGTYPE Operation against a key holding the wrong kind of value".into()
+            }
             CmdError::Syntax => "ERR syntax error".into(),
             CmdError::NotInteger => "ERR value is not an integer or out of range".into(),
             CmdError::NotFloat => "ERR value is not a valid float".into(),
-            CmdError::WrongArity(name) => format!("ERR wrong number of arguments for '{name}' command"),
+            CmdError::WrongArity(name) => {
+                format!("ERR wrong number of arguments for '{name}' command")
+            }
             CmdError::NoSuchKey => "ERR no such key".into(),
             CmdError::Msg(m) => m.clone(),
         }
@@ -158,7 +162,10 @@ impl CommandSpec {
             self.last_key.min(argc as i32 - 1)
         };
         let step = self.key_step.max(1);
-        (self.first_key..=last).step_by(step as usize).map(|i| i as usize).collect()
+        (self.first_key..=last)
+            .step_by(step as usize)
+            .map(|i| i as usize)
+            .collect()
     }
 }
 

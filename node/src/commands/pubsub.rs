@@ -8,22 +8,96 @@ use crate::command;
 use crate::server::context::Ctx;
 
 pub static COMMANDS: &[CommandSpec] = &[
-    command!("subscribe", -2, PUBSUB | NOSCRIPT | LOADING | STALE | SENTINEL, (0, 0, 0), "pubsub", "2.0.0", "Listen for messages published to the given channels", subscribe),
-    command!("unsubscribe", -1, PUBSUB | NOSCRIPT | LOADING | STALE | SENTINEL, (0, 0, 0), "pubsub", "2.0.0", "Stop listening for messages posted to the given channels", unsubscribe),
-    command!("psubscribe", -2, PUBSUB | NOSCRIPT | LOADING | STALE | SENTINEL, (0, 0, 0), "pubsub", "2.0.0", "Listen for messages published to channels matching the given patterns", psubscribe),
-    command!("punsubscribe", -1, PUBSUB | NOSCRIPT | LOADING | STALE | SENTINEL, (0, 0, 0), "pubsub", "2.0.0", "Stop listening for messages posted to channels matching the given patterns", punsubscribe),
-    command!("publish", 3, PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE | SENTINEL, (0, 0, 0), "pubsub", "2.0.0", "Post a message to a channel", publish),
+    command!(
+        "subscribe",
+        -2,
+        PUBSUB | NOSCRIPT | LOADING | STALE | SENTINEL,
+        (0, 0, 0),
+        "pubsub",
+        "2.0.0",
+        "Listen for messages published to the given channels",
+        subscribe
+    ),
+    command!(
+        "unsubscribe",
+        -1,
+        PUBSUB | NOSCRIPT | LOADING | STALE | SENTINEL,
+        (0, 0, 0),
+        "pubsub",
+        "2.0.0",
+        "Stop listening for messages posted to the given channels",
+        unsubscribe
+    ),
+    command!(
+        "psubscribe",
+        -2,
+        PUBSUB | NOSCRIPT | LOADING | STALE | SENTINEL,
+        (0, 0, 0),
+        "pubsub",
+        "2.0.0",
+        "Listen for messages published to channels matching the given patterns",
+        psubscribe
+    ),
+    command!(
+        "punsubscribe",
+        -1,
+        PUBSUB | NOSCRIPT | LOADING | STALE | SENTINEL,
+        (0, 0, 0),
+        "pubsub",
+        "2.0.0",
+        "Stop listening for messages posted to channels matching the given patterns",
+        punsubscribe
+    ),
+    command!(
+        "publish",
+        3,
+        PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE | SENTINEL,
+        (0, 0, 0),
+        "pubsub",
+        "2.0.0",
+        "Post a message to a channel",
+        publish
+    ),
     CommandSpec {
         subcommands: PUBSUB_SUBCOMMANDS,
-        ..command!("pubsub", -2, 0, (0, 0, 0), "pubsub", "2.8.0", "A container for Pub/Sub commands", pubsub)
+        ..command!(
+            "pubsub",
+            -2,
+            0,
+            (0, 0, 0),
+            "pubsub",
+            "2.8.0",
+            "A container for Pub/Sub commands",
+            pubsub
+        )
     },
 ];
 
 static PUBSUB_SUBCOMMANDS: &[SubcommandSpec] = &[
-    SubcommandSpec { name: "channels", arity: -2, flags: PUBSUB | LOADING | STALE, summary: "List active channels" },
-    SubcommandSpec { name: "numsub", arity: -2, flags: PUBSUB | LOADING | STALE, summary: "Get the count of subscribers for channels" },
-    SubcommandSpec { name: "numpat", arity: 2, flags: PUBSUB | LOADING | STALE, summary: "Get the count of unique patterns pattern subscriptions" },
-    SubcommandSpec { name: "help", arity: 2, flags: LOADING | STALE, summary: "Show helpful text about the different subcommands" },
+    SubcommandSpec {
+        name: "channels",
+        arity: -2,
+        flags: PUBSUB | LOADING | STALE,
+        summary: "List active channels",
+    },
+    SubcommandSpec {
+        name: "numsub",
+        arity: -2,
+        flags: PUBSUB | LOADING | STALE,
+        summary: "Get the count of subscribers for channels",
+    },
+    SubcommandSpec {
+        name: "numpat",
+        arity: 2,
+        flags: PUBSUB | LOADING | STALE,
+        summary: "Get the count of unique patterns pattern subscriptions",
+    },
+    SubcommandSpec {
+        name: "help",
+        arity: 2,
+        flags: LOADING | STALE,
+        summary: "Show helpful text about the different subcommands",
+    },
 ];
 
 /// One subscribe/unsubscribe confirmation frame (a push in RESP3).
@@ -39,28 +113,34 @@ fn confirm(ctx: &mut Ctx, kind: &[u8], name: Option<&[u8]>, count: usize) {
 
 fn subscribe(ctx: &mut Ctx) -> CmdResult {
     if ctx.client.in_exec {
-        return Err(CmdError::msg("ERR SUBSCRIBE isn't allowed for a DENY BLOCKING client"));
+        return Err(CmdError::msg(
+            "ERR SUBSCRIBE isn't allowed for a DENY BLOCKING client",
+        ));
     }
-    for ch in ctx.args[1..].to_vec() {
+    let args = ctx.args;
+    for ch in &args[1..] {
         if ctx.client.channels.insert(ch.clone()) {
-            ctx.state.pubsub.subscribe(ctx.client.id, &ch);
+            ctx.state.pubsub.subscribe(ctx.client.id, ch);
         }
         let n = ctx.client.subscription_count();
-        confirm(ctx, b"subscribe", Some(&ch), n);
+        confirm(ctx, b"subscribe", Some(ch), n);
     }
     Ok(())
 }
 
 fn psubscribe(ctx: &mut Ctx) -> CmdResult {
     if ctx.client.in_exec {
-        return Err(CmdError::msg("ERR PSUBSCRIBE isn't allowed for a DENY BLOCKING client"));
+        return Err(CmdError::msg(
+            "ERR PSUBSCRIBE isn't allowed for a DENY BLOCKING client",
+        ));
     }
-    for p in ctx.args[1..].to_vec() {
+    let args = ctx.args;
+    for p in &args[1..] {
         if ctx.client.patterns.insert(p.clone()) {
-            ctx.state.pubsub.psubscribe(ctx.client.id, &p);
+            ctx.state.pubsub.psubscribe(ctx.client.id, p);
         }
         let n = ctx.client.subscription_count();
-        confirm(ctx, b"psubscribe", Some(&p), n);
+        confirm(ctx, b"psubscribe", Some(p), n);
     }
     Ok(())
 }
@@ -126,7 +206,10 @@ pub fn unsubscribe_everything(ctx: &mut Ctx) {
 }
 
 fn publish(ctx: &mut Ctx) -> CmdResult {
-    let n = ctx.state.pubsub.publish(&ctx.state.clients, &ctx.args[1], &ctx.args[2]);
+    let n = ctx
+        .state
+        .pubsub
+        .publish(&ctx.state.clients, &ctx.args[1], &ctx.args[2]);
     ctx.reply.int(n as i64);
     // Replicas and the AOF receive PUBLISH too (Redis propagates it).
     ctx.propagate_as(ctx.args.to_vec());
@@ -143,7 +226,11 @@ fn pubsub(ctx: &mut Ctx) -> CmdResult {
                 .pubsub
                 .channels
                 .keys()
-                .filter(|c| pattern.as_ref().map_or(true, |p| crate::glob::glob_match(p, c, false)))
+                .filter(|c| {
+                    pattern
+                        .as_ref()
+                        .is_none_or(|p| crate::glob::glob_match(p, c, false))
+                })
                 .cloned()
                 .collect();
             names.sort();
@@ -154,7 +241,8 @@ fn pubsub(ctx: &mut Ctx) -> CmdResult {
         }
         b"numsub" => {
             let channels = ctx.args[2..].to_vec();
-            ctx.reply.map_len(channels.len());
+            // A flat array even in RESP3, as Redis 7.0 replies.
+            ctx.reply.array_len(channels.len() * 2);
             for ch in channels {
                 let n = ctx.state.pubsub.channels.get(&ch).map_or(0, |s| s.len());
                 ctx.reply.bulk(&ch);
@@ -184,7 +272,10 @@ fn pubsub(ctx: &mut Ctx) -> CmdResult {
             }
         }
         b"channels" | b"numpat" | b"help" => {
-            return Err(CmdError::WrongArity(format!("pubsub|{}", String::from_utf8_lossy(&sub))));
+            return Err(CmdError::WrongArity(format!(
+                "pubsub|{}",
+                String::from_utf8_lossy(&sub)
+            )));
         }
         _ => {
             return Err(CmdError::msg(format!(
@@ -195,4 +286,3 @@ fn pubsub(ctx: &mut Ctx) -> CmdResult {
     }
     Ok(())
 }
-

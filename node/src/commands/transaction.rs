@@ -10,11 +10,56 @@ use crate::server::exec::{call, propagate_ops, CallMode};
 use crate::server::state::ServerState;
 
 pub static COMMANDS: &[CommandSpec] = &[
-    command!("multi", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, (0, 0, 0), "transactions", "1.2.0", "Start a transaction block", multi),
-    command!("exec", 1, NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG, (0, 0, 0), "transactions", "1.2.0", "Execute all commands issued after MULTI", exec),
-    command!("discard", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, (0, 0, 0), "transactions", "2.0.0", "Discard all commands issued after MULTI", discard),
-    command!("watch", -2, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, (1, -1, 1), "transactions", "2.2.0", "Watch the given keys to determine execution of the MULTI/EXEC block", watch),
-    command!("unwatch", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, (0, 0, 0), "transactions", "2.2.0", "Forget about all watched keys", unwatch),
+    command!(
+        "multi",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY,
+        (0, 0, 0),
+        "transactions",
+        "1.2.0",
+        "Start a transaction block",
+        multi
+    ),
+    command!(
+        "exec",
+        1,
+        NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG,
+        (0, 0, 0),
+        "transactions",
+        "1.2.0",
+        "Execute all commands issued after MULTI",
+        exec
+    ),
+    command!(
+        "discard",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY,
+        (0, 0, 0),
+        "transactions",
+        "2.0.0",
+        "Discard all commands issued after MULTI",
+        discard
+    ),
+    command!(
+        "watch",
+        -2,
+        NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY,
+        (1, -1, 1),
+        "transactions",
+        "2.2.0",
+        "Watch the given keys to determine execution of the MULTI/EXEC block",
+        watch
+    ),
+    command!(
+        "unwatch",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY,
+        (0, 0, 0),
+        "transactions",
+        "2.2.0",
+        "Forget about all watched keys",
+        unwatch
+    ),
 ];
 
 fn multi(ctx: &mut Ctx) -> CmdResult {
@@ -50,10 +95,16 @@ fn exec(ctx: &mut Ctx) -> CmdResult {
     let Some(multi) = ctx.client.multi.take() else {
         return Err(CmdError::msg("ERR EXEC without MULTI"));
     };
-    let dirty_cas = ctx.state.clients.get(ctx.client.id).is_some_and(|c| c.dirty_cas);
+    let dirty_cas = ctx
+        .state
+        .clients
+        .get(ctx.client.id)
+        .is_some_and(|c| c.dirty_cas);
     reset_watches(ctx);
     if multi.errored {
-        return Err(CmdError::msg("EXECABORT Transaction discarded because of previous errors."));
+        return Err(CmdError::msg(
+            "EXECABORT Transaction discarded because of previous errors.",
+        ));
     }
     if dirty_cas {
         ctx.reply.null_array();
@@ -65,7 +116,14 @@ fn exec(ctx: &mut Ctx) -> CmdResult {
     for (spec, args) in &multi.queued {
         // Each queued command runs as a normal call; blocking commands get
         // their timeout reply at once because `in_exec` is set.
-        call(ctx.state, ctx.client, ctx.reply, spec, args, CallMode::InExec);
+        call(
+            ctx.state,
+            ctx.client,
+            ctx.reply,
+            spec,
+            args,
+            CallMode::InExec,
+        );
     }
     ctx.client.in_exec = false;
     let ops = std::mem::take(&mut ctx.state.pending_exec_ops);
@@ -95,7 +153,11 @@ fn watch(ctx: &mut Ctx) -> CmdResult {
         if ctx.client.watched.contains(&slot) {
             continue;
         }
-        ctx.state.watched.entry(slot.clone()).or_default().push(ctx.client.id);
+        ctx.state
+            .watched
+            .entry(slot.clone())
+            .or_default()
+            .push(ctx.client.id);
         ctx.client.watched.push(slot);
     }
     ctx.reply.ok();

@@ -8,9 +8,15 @@ use super::ConfigError;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     Bool,
-    Int { min: i64, max: i64 },
+    Int {
+        min: i64,
+        max: i64,
+    },
     /// A byte count with an optional unit (k, kb, m, mb, g, gb).
-    Memory { min: i64, max: i64 },
+    Memory {
+        min: i64,
+        max: i64,
+    },
     /// A byte count or a percentage ("10%"), as maxmemory-clients.
     MemoryOrPercent,
     Enum(&'static [&'static str]),
@@ -99,8 +105,14 @@ macro_rules! d {
 }
 
 const POLICIES: &[&str] = &[
-    "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
-    "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction",
+    "volatile-lru",
+    "volatile-lfu",
+    "volatile-random",
+    "volatile-ttl",
+    "allkeys-lru",
+    "allkeys-lfu",
+    "allkeys-random",
+    "noeviction",
 ];
 
 pub static DIRECTIVES: &[Directive] = &[
@@ -109,20 +121,74 @@ pub static DIRECTIVES: &[Directive] = &[
     d!("bind-source-addr", Kind::Str, "", noeffect),
     d!("protected-mode", Kind::Bool, "yes"),
     d!("port", Kind::Int { min: 0, max: 65535 }, "6379", immutable),
-    d!("tcp-backlog", Kind::Int { min: 0, max: I32MAX }, "511", immutable, noeffect),
+    d!(
+        "tcp-backlog",
+        Kind::Int {
+            min: 0,
+            max: I32MAX
+        },
+        "511",
+        immutable,
+        noeffect
+    ),
     d!("unixsocket", Kind::Str, "", immutable, noeffect),
     d!("unixsocketperm", Kind::Octal, "0", immutable, noeffect),
-    d!("timeout", Kind::Int { min: 0, max: I32MAX }, "0"),
-    d!("tcp-keepalive", Kind::Int { min: 0, max: I32MAX }, "300"),
-    d!("maxclients", Kind::Int { min: 1, max: I64MAX }, "10000"),
+    d!(
+        "timeout",
+        Kind::Int {
+            min: 0,
+            max: I32MAX
+        },
+        "0"
+    ),
+    d!(
+        "tcp-keepalive",
+        Kind::Int {
+            min: 0,
+            max: I32MAX
+        },
+        "300"
+    ),
+    d!(
+        "maxclients",
+        Kind::Int {
+            min: 1,
+            max: I64MAX
+        },
+        "10000"
+    ),
     d!("requirepass", Kind::Str, ""),
-    d!("client-query-buffer-limit", Kind::Memory { min: 1024 * 1024, max: I64MAX }, "1073741824"),
-    d!("proto-max-bulk-len", Kind::Memory { min: 1024 * 1024, max: I64MAX }, "536870912"),
-    d!("client-output-buffer-limit", Kind::ClientOutputBufferLimit, "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"),
+    d!(
+        "client-query-buffer-limit",
+        Kind::Memory {
+            min: 1024 * 1024,
+            max: I64MAX
+        },
+        "1073741824"
+    ),
+    d!(
+        "proto-max-bulk-len",
+        Kind::Memory {
+            min: 1024 * 1024,
+            max: I64MAX
+        },
+        "536870912"
+    ),
+    d!(
+        "client-output-buffer-limit",
+        Kind::ClientOutputBufferLimit,
+        "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
+        noeffect
+    ),
     d!("maxmemory-clients", Kind::MemoryOrPercent, "0", noeffect),
-    d!("io-threads", Kind::Int { min: 1, max: 128 }, "1", immutable, noeffect),
+    d!("io-threads", Kind::Int { min: 1, max: 128 }, "1", immutable),
     d!("io-threads-do-reads", Kind::Bool, "no", immutable, noeffect),
-    d!("max-new-connections-per-cycle", Kind::Int { min: 1, max: 1000 }, "10", noeffect),
+    d!(
+        "max-new-connections-per-cycle",
+        Kind::Int { min: 1, max: 1000 },
+        "10",
+        noeffect
+    ),
     // TLS (Debian's redis-server is built with TLS; this server has none).
     d!("tls-port", Kind::Int { min: 0, max: 65535 }, "0", noeffect),
     d!("tls-cert-file", Kind::Str, "", noeffect),
@@ -134,7 +200,12 @@ pub static DIRECTIVES: &[Directive] = &[
     d!("tls-dh-params-file", Kind::Str, "", noeffect),
     d!("tls-ca-cert-file", Kind::Str, "", noeffect),
     d!("tls-ca-cert-dir", Kind::Str, "", noeffect),
-    d!("tls-auth-clients", Kind::Enum(&["no", "yes", "optional"]), "yes", noeffect),
+    d!(
+        "tls-auth-clients",
+        Kind::Enum(&["no", "yes", "optional"]),
+        "yes",
+        noeffect
+    ),
     d!("tls-replication", Kind::Bool, "no", noeffect),
     d!("tls-cluster", Kind::Bool, "no", noeffect),
     d!("tls-protocols", Kind::Str, "", noeffect),
@@ -142,78 +213,270 @@ pub static DIRECTIVES: &[Directive] = &[
     d!("tls-ciphersuites", Kind::Str, "", noeffect),
     d!("tls-prefer-server-ciphers", Kind::Bool, "no", noeffect),
     d!("tls-session-caching", Kind::Bool, "yes", noeffect),
-    d!("tls-session-cache-size", Kind::Int { min: 0, max: I32MAX }, "20480", noeffect),
-    d!("tls-session-cache-timeout", Kind::Int { min: 0, max: I32MAX }, "300", noeffect),
+    d!(
+        "tls-session-cache-size",
+        Kind::Int {
+            min: 0,
+            max: I32MAX
+        },
+        "20480",
+        noeffect
+    ),
+    d!(
+        "tls-session-cache-timeout",
+        Kind::Int {
+            min: 0,
+            max: I32MAX
+        },
+        "300",
+        noeffect
+    ),
     // General.
     d!("daemonize", Kind::Bool, "no", immutable, noeffect),
-    d!("supervised", Kind::Enum(&["upstart", "systemd", "auto", "no"]), "no", immutable, noeffect),
+    d!(
+        "supervised",
+        Kind::Enum(&["upstart", "systemd", "auto", "no"]),
+        "no",
+        immutable,
+        noeffect
+    ),
     d!("pidfile", Kind::Str, "", immutable),
-    d!("loglevel", Kind::Enum(&["debug", "verbose", "notice", "warning"]), "notice"),
+    d!(
+        "loglevel",
+        Kind::Enum(&["debug", "verbose", "notice", "warning"]),
+        "notice"
+    ),
     d!("logfile", Kind::Str, "", immutable),
     d!("syslog-enabled", Kind::Bool, "no", immutable, noeffect),
     d!("syslog-ident", Kind::Str, "redis", immutable, noeffect),
-    d!("syslog-facility", Kind::Enum(&["user", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"]), "local0", immutable, noeffect),
+    d!(
+        "syslog-facility",
+        Kind::Enum(&[
+            "user", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"
+        ]),
+        "local0",
+        immutable,
+        noeffect
+    ),
     d!("crash-log-enabled", Kind::Bool, "yes", noeffect),
     d!("crash-memcheck-enabled", Kind::Bool, "yes", noeffect),
-    d!("databases", Kind::Int { min: 1, max: I32MAX }, "16", immutable),
+    d!(
+        "databases",
+        Kind::Int {
+            min: 1,
+            max: I32MAX
+        },
+        "16",
+        immutable
+    ),
     d!("always-show-logo", Kind::Bool, "no", immutable, noeffect),
     d!("set-proc-title", Kind::Bool, "yes", immutable, noeffect),
-    d!("proc-title-template", Kind::Str, "{title} {listen-addr} {server-mode}", noeffect),
-    d!("enable-protected-configs", Kind::Enum(&["no", "yes", "local"]), "no", immutable, noeffect),
-    d!("enable-debug-command", Kind::Enum(&["no", "yes", "local"]), "no", immutable, noeffect),
-    d!("enable-module-command", Kind::Enum(&["no", "yes", "local"]), "no", immutable, noeffect),
-    d!("hz", Kind::Int { min: 0, max: I32MAX }, "10"),
+    d!(
+        "proc-title-template",
+        Kind::Str,
+        "{title} {listen-addr} {server-mode}",
+        noeffect
+    ),
+    d!(
+        "enable-protected-configs",
+        Kind::Enum(&["no", "yes", "local"]),
+        "no",
+        immutable,
+        noeffect
+    ),
+    d!(
+        "enable-debug-command",
+        Kind::Enum(&["no", "yes", "local"]),
+        "no",
+        immutable,
+        noeffect
+    ),
+    d!(
+        "enable-module-command",
+        Kind::Enum(&["no", "yes", "local"]),
+        "no",
+        immutable,
+        noeffect
+    ),
+    d!(
+        "hz",
+        Kind::Int {
+            min: 0,
+            max: I32MAX
+        },
+        "10"
+    ),
     d!("dynamic-hz", Kind::Bool, "yes", noeffect),
     d!("ignore-warnings", Kind::Str, "", noeffect),
     d!("locale-collate", Kind::Str, "", noeffect),
     // Snapshotting.
-    d!("save", Kind::Save, "3600 1 300 100 60 10000"),
-    d!("stop-writes-on-bgsave-error", Kind::Bool, "yes"),
-    d!("rdbcompression", Kind::Bool, "yes"),
-    d!("rdbchecksum", Kind::Bool, "yes"),
-    d!("sanitize-dump-payload", Kind::Enum(&["no", "yes", "clients"]), "no"),
+    d!("save", Kind::Save, "3600 1 300 100 60 10000", noeffect),
+    d!("stop-writes-on-bgsave-error", Kind::Bool, "yes", noeffect),
+    d!("rdbcompression", Kind::Bool, "yes", noeffect),
+    d!("rdbchecksum", Kind::Bool, "yes", noeffect),
+    d!(
+        "sanitize-dump-payload",
+        Kind::Enum(&["no", "yes", "clients"]),
+        "no",
+        noeffect
+    ),
     d!("dbfilename", Kind::Str, "dump.rdb"),
-    d!("rdb-del-sync-files", Kind::Bool, "no"),
+    d!("rdb-del-sync-files", Kind::Bool, "no", noeffect),
     d!("dir", Kind::Str, "."),
     d!("rdb-save-incremental-fsync", Kind::Bool, "yes", noeffect),
-    d!("rdb-key-save-delay", Kind::Int { min: i64::MIN, max: I64MAX }, "0"),
-    d!("key-load-delay", Kind::Int { min: i64::MIN, max: I64MAX }, "0", noeffect),
+    d!(
+        "rdb-key-save-delay",
+        Kind::Int {
+            min: i64::MIN,
+            max: I64MAX
+        },
+        "0",
+        noeffect
+    ),
+    d!(
+        "key-load-delay",
+        Kind::Int {
+            min: i64::MIN,
+            max: I64MAX
+        },
+        "0",
+        noeffect
+    ),
     // Replication.
-    d!("replicaof", Kind::ReplicaOf, "", alias "slaveof"),
-    d!("masterauth", Kind::Str, ""),
-    d!("masteruser", Kind::Str, ""),
-    d!("replica-serve-stale-data", Kind::Bool, "yes", alias "slave-serve-stale-data"),
-    d!("replica-read-only", Kind::Bool, "yes", alias "slave-read-only"),
-    d!("repl-diskless-sync", Kind::Bool, "yes"),
-    d!("repl-diskless-sync-delay", Kind::Int { min: 0, max: I32MAX }, "5"),
-    d!("repl-diskless-sync-max-replicas", Kind::Int { min: 0, max: I32MAX }, "0"),
-    d!("repl-diskless-load", Kind::Enum(&["disabled", "on-empty-db", "swapdb"]), "disabled"),
-    d!("repl-ping-replica-period", Kind::Int { min: 1, max: I32MAX }, "10", alias "repl-ping-slave-period"),
-    d!("repl-timeout", Kind::Int { min: 1, max: I32MAX }, "60"),
-    d!("repl-disable-tcp-nodelay", Kind::Bool, "no"),
-    d!("repl-backlog-size", Kind::Memory { min: 1, max: I64MAX }, "1048576"),
-    d!("repl-backlog-ttl", Kind::Int { min: 0, max: I32MAX }, "3600"),
-    d!("replica-priority", Kind::Int { min: 0, max: I32MAX }, "100", alias "slave-priority"),
-    d!("replica-announced", Kind::Bool, "yes"),
-    d!("min-replicas-to-write", Kind::Int { min: 0, max: I32MAX }, "0", alias "min-slaves-to-write"),
-    d!("min-replicas-max-lag", Kind::Int { min: 0, max: I32MAX }, "10", alias "min-slaves-max-lag"),
-    d!("replica-announce-ip", Kind::Str, "", alias "slave-announce-ip"),
-    d!("replica-announce-port", Kind::Int { min: 0, max: 65535 }, "0", alias "slave-announce-port"),
-    d!("replica-lazy-flush", Kind::Bool, "no", alias "slave-lazy-flush"),
-    d!("replica-ignore-maxmemory", Kind::Bool, "yes", alias "slave-ignore-maxmemory"),
-    d!("propagation-error-behavior", Kind::Enum(&["ignore", "panic", "panic-on-replicas"]), "ignore", noeffect),
-    d!("replica-ignore-disk-write-errors", Kind::Bool, "no", noeffect),
+    d!("replicaof", Kind::ReplicaOf, "", alias "slaveof", noeffect),
+    d!("masterauth", Kind::Str, "", noeffect),
+    d!("masteruser", Kind::Str, "", noeffect),
+    d!("replica-serve-stale-data", Kind::Bool, "yes", alias "slave-serve-stale-data", noeffect),
+    d!("replica-read-only", Kind::Bool, "yes", alias "slave-read-only", noeffect),
+    d!("repl-diskless-sync", Kind::Bool, "yes", noeffect),
+    d!(
+        "repl-diskless-sync-delay",
+        Kind::Int {
+            min: 0,
+            max: I32MAX
+        },
+        "5",
+        noeffect
+    ),
+    d!(
+        "repl-diskless-sync-max-replicas",
+        Kind::Int {
+            min: 0,
+            max: I32MAX
+        },
+        "0",
+        noeffect
+    ),
+    d!(
+        "repl-diskless-load",
+        Kind::Enum(&["disabled", "on-empty-db", "swapdb"]),
+        "disabled",
+        noeffect
+    ),
+    d!("repl-ping-replica-period", Kind::Int { min: 1, max: I32MAX }, "10", alias "repl-ping-slave-period", noeffect),
+    d!(
+        "repl-timeout",
+        Kind::Int {
+            min: 1,
+            max: I32MAX
+        },
+        "60",
+        noeffect
+    ),
+    d!("repl-disable-tcp-nodelay", Kind::Bool, "no", noeffect),
+    d!(
+        "repl-backlog-size",
+        Kind::Memory {
+            min: 1,
+            max: I64MAX
+        },
+        "1048576",
+        noeffect
+    ),
+    d!(
+        "repl-backlog-ttl",
+        Kind::Int {
+            min: 0,
+            max: I32MAX
+        },
+        "3600",
+        noeffect
+    ),
+    d!("replica-priority", Kind::Int { min: 0, max: I32MAX }, "100", alias "slave-priority", noeffect),
+    d!("replica-announced", Kind::Bool, "yes", noeffect),
+    d!("min-replicas-to-write", Kind::Int { min: 0, max: I32MAX }, "0", alias "min-slaves-to-write", noeffect),
+    d!("min-replicas-max-lag", Kind::Int { min: 0, max: I32MAX }, "10", alias "min-slaves-max-lag", noeffect),
+    d!("replica-announce-ip", Kind::Str, "", alias "slave-announce-ip", noeffect),
+    d!("replica-announce-port", Kind::Int { min: 0, max: 65535 }, "0", alias "slave-announce-port", noeffect),
+    d!("replica-lazy-flush", Kind::Bool, "no", alias "slave-lazy-flush", noeffect),
+    d!("replica-ignore-maxmemory", Kind::Bool, "yes", alias "slave-ignore-maxmemory", noeffect),
+    d!(
+        "propagation-error-behavior",
+        Kind::Enum(&["ignore", "panic", "panic-on-replicas"]),
+        "ignore",
+        noeffect
+    ),
+    d!(
+        "replica-ignore-disk-write-errors",
+        Kind::Bool,
+        "no",
+        noeffect
+    ),
     // Keys tracking.
-    d!("tracking-table-max-keys", Kind::Int { min: 0, max: I64MAX }, "1000000", noeffect),
+    d!(
+        "tracking-table-max-keys",
+        Kind::Int {
+            min: 0,
+            max: I64MAX
+        },
+        "1000000",
+        noeffect
+    ),
     // Security.
-    d!("acllog-max-len", Kind::Int { min: 0, max: I64MAX }, "128", noeffect),
+    d!(
+        "acllog-max-len",
+        Kind::Int {
+            min: 0,
+            max: I64MAX
+        },
+        "128",
+        noeffect
+    ),
     d!("aclfile", Kind::Str, "", immutable, noeffect),
-    d!("acl-pubsub-default", Kind::Enum(&["allchannels", "resetchannels"]), "resetchannels", noeffect),
+    d!(
+        "acl-pubsub-default",
+        Kind::Enum(&["allchannels", "resetchannels"]),
+        "resetchannels",
+        noeffect
+    ),
     // Memory management.
-    d!("maxmemory", Kind::Memory { min: 0, max: I64MAX }, "0"),
-    d!("maxmemory-policy", Kind::Enum(POLICIES), "noeviction"),
-    d!("maxmemory-samples", Kind::Int { min: 1, max: 64 }, "5"),
-    d!("maxmemory-eviction-tenacity", Kind::Int { min: 0, max: 100 }, "10"),
+    d!(
+        "maxmemory",
+        Kind::Memory {
+            min: 0,
+            max: I64MAX
+        },
+        "0",
+        noeffect
+    ),
+    d!(
+        "maxmemory-policy",
+        Kind::Enum(POLICIES),
+        "noeviction",
+        noeffect
+    ),
+    d!(
+        "maxmemory-samples",
+        Kind::Int { min: 1, max: 64 },
+        "5",
+        noeffect
+    ),
+    d!(
+        "maxmemory-eviction-tenacity",
+        Kind::Int { min: 0, max: 100 },
+        "10",
+        noeffect
+    ),
     // Lazy freeing.
     d!("lazyfree-lazy-eviction", Kind::Bool, "no", noeffect),
     d!("lazyfree-lazy-expire", Kind::Bool, "no", noeffect),
@@ -221,81 +484,326 @@ pub static DIRECTIVES: &[Directive] = &[
     d!("lazyfree-lazy-user-del", Kind::Bool, "no", noeffect),
     d!("lazyfree-lazy-user-flush", Kind::Bool, "no", noeffect),
     // Kernel and OS.
-    d!("oom-score-adj", Kind::Enum(&["no", "yes", "relative", "absolute"]), "no", noeffect),
-    d!("oom-score-adj-values", Kind::IntTriple, "0 200 800", noeffect),
+    d!(
+        "oom-score-adj",
+        Kind::Enum(&["no", "yes", "relative", "absolute"]),
+        "no",
+        noeffect
+    ),
+    d!(
+        "oom-score-adj-values",
+        Kind::IntTriple,
+        "0 200 800",
+        noeffect
+    ),
     d!("disable-thp", Kind::Bool, "yes", noeffect),
     d!("server_cpulist", Kind::Str, "", immutable, noeffect),
     d!("bio_cpulist", Kind::Str, "", immutable, noeffect),
     d!("aof_rewrite_cpulist", Kind::Str, "", immutable, noeffect),
     d!("bgsave_cpulist", Kind::Str, "", immutable, noeffect),
     // Append only file.
-    d!("appendonly", Kind::Bool, "no"),
-    d!("appendfilename", Kind::Str, "appendonly.aof", immutable),
-    d!("appenddirname", Kind::Str, "appendonlydir", immutable),
-    d!("appendfsync", Kind::Enum(&["always", "everysec", "no"]), "everysec"),
-    d!("no-appendfsync-on-rewrite", Kind::Bool, "no"),
-    d!("auto-aof-rewrite-percentage", Kind::Int { min: 0, max: I32MAX }, "100"),
-    d!("auto-aof-rewrite-min-size", Kind::Memory { min: 0, max: I64MAX }, "67108864"),
-    d!("aof-load-truncated", Kind::Bool, "yes"),
-    d!("aof-use-rdb-preamble", Kind::Bool, "yes"),
-    d!("aof-timestamp-enabled", Kind::Bool, "no"),
+    d!("appendonly", Kind::Bool, "no", noeffect),
+    d!(
+        "appendfilename",
+        Kind::Str,
+        "appendonly.aof",
+        immutable,
+        noeffect
+    ),
+    d!(
+        "appenddirname",
+        Kind::Str,
+        "appendonlydir",
+        immutable,
+        noeffect
+    ),
+    d!(
+        "appendfsync",
+        Kind::Enum(&["always", "everysec", "no"]),
+        "everysec",
+        noeffect
+    ),
+    d!("no-appendfsync-on-rewrite", Kind::Bool, "no", noeffect),
+    d!(
+        "auto-aof-rewrite-percentage",
+        Kind::Int {
+            min: 0,
+            max: I32MAX
+        },
+        "100",
+        noeffect
+    ),
+    d!(
+        "auto-aof-rewrite-min-size",
+        Kind::Memory {
+            min: 0,
+            max: I64MAX
+        },
+        "67108864",
+        noeffect
+    ),
+    d!("aof-load-truncated", Kind::Bool, "yes", noeffect),
+    d!("aof-use-rdb-preamble", Kind::Bool, "yes", noeffect),
+    d!("aof-timestamp-enabled", Kind::Bool, "no", noeffect),
     d!("aof-rewrite-incremental-fsync", Kind::Bool, "yes", noeffect),
     // Shutdown.
-    d!("shutdown-timeout", Kind::Int { min: 0, max: I32MAX }, "10"),
-    d!("shutdown-on-sigint", Kind::ShutdownFlags, "default"),
-    d!("shutdown-on-sigterm", Kind::ShutdownFlags, "default"),
+    d!(
+        "shutdown-timeout",
+        Kind::Int {
+            min: 0,
+            max: I32MAX
+        },
+        "10",
+        noeffect
+    ),
+    d!(
+        "shutdown-on-sigint",
+        Kind::ShutdownFlags,
+        "default",
+        noeffect
+    ),
+    d!(
+        "shutdown-on-sigterm",
+        Kind::ShutdownFlags,
+        "default",
+        noeffect
+    ),
     // Scripting and functions (not implemented here).
     d!("busy-reply-threshold", Kind::Int { min: 0, max: I64MAX }, "5000", alias "lua-time-limit", noeffect),
     // Cluster (this server runs standalone or as a sentinel).
     d!("cluster-enabled", Kind::Bool, "no", immutable, noeffect),
-    d!("cluster-config-file", Kind::Str, "nodes.conf", immutable, noeffect),
-    d!("cluster-node-timeout", Kind::Int { min: 0, max: I64MAX }, "15000", noeffect),
-    d!("cluster-port", Kind::Int { min: 0, max: 65535 }, "0", immutable, noeffect),
+    d!(
+        "cluster-config-file",
+        Kind::Str,
+        "nodes.conf",
+        immutable,
+        noeffect
+    ),
+    d!(
+        "cluster-node-timeout",
+        Kind::Int {
+            min: 0,
+            max: I64MAX
+        },
+        "15000",
+        noeffect
+    ),
+    d!(
+        "cluster-port",
+        Kind::Int { min: 0, max: 65535 },
+        "0",
+        immutable,
+        noeffect
+    ),
     d!("cluster-replica-validity-factor", Kind::Int { min: 0, max: I32MAX }, "10", alias "cluster-slave-validity-factor", noeffect),
-    d!("cluster-migration-barrier", Kind::Int { min: 0, max: I32MAX }, "1", noeffect),
-    d!("cluster-allow-replica-migration", Kind::Bool, "yes", noeffect),
+    d!(
+        "cluster-migration-barrier",
+        Kind::Int {
+            min: 0,
+            max: I32MAX
+        },
+        "1",
+        noeffect
+    ),
+    d!(
+        "cluster-allow-replica-migration",
+        Kind::Bool,
+        "yes",
+        noeffect
+    ),
     d!("cluster-require-full-coverage", Kind::Bool, "yes", noeffect),
     d!("cluster-replica-no-failover", Kind::Bool, "no", alias "cluster-slave-no-failover", noeffect),
     d!("cluster-allow-reads-when-down", Kind::Bool, "no", noeffect),
-    d!("cluster-allow-pubsubshard-when-down", Kind::Bool, "yes", noeffect),
-    d!("cluster-link-sendbuf-limit", Kind::Memory { min: 0, max: I64MAX }, "0", noeffect),
+    d!(
+        "cluster-allow-pubsubshard-when-down",
+        Kind::Bool,
+        "yes",
+        noeffect
+    ),
+    d!(
+        "cluster-link-sendbuf-limit",
+        Kind::Memory {
+            min: 0,
+            max: I64MAX
+        },
+        "0",
+        noeffect
+    ),
     d!("cluster-announce-ip", Kind::Str, "", noeffect),
     d!("cluster-announce-hostname", Kind::Str, "", noeffect),
-    d!("cluster-announce-port", Kind::Int { min: 0, max: 65535 }, "0", noeffect),
-    d!("cluster-announce-bus-port", Kind::Int { min: 0, max: 65535 }, "0", noeffect),
-    d!("cluster-announce-tls-port", Kind::Int { min: 0, max: 65535 }, "0", noeffect),
-    d!("cluster-preferred-endpoint-type", Kind::Enum(&["ip", "hostname", "unknown-endpoint"]), "ip", noeffect),
+    d!(
+        "cluster-announce-port",
+        Kind::Int { min: 0, max: 65535 },
+        "0",
+        noeffect
+    ),
+    d!(
+        "cluster-announce-bus-port",
+        Kind::Int { min: 0, max: 65535 },
+        "0",
+        noeffect
+    ),
+    d!(
+        "cluster-announce-tls-port",
+        Kind::Int { min: 0, max: 65535 },
+        "0",
+        noeffect
+    ),
+    d!(
+        "cluster-preferred-endpoint-type",
+        Kind::Enum(&["ip", "hostname", "unknown-endpoint"]),
+        "ip",
+        noeffect
+    ),
     // Slow log and latency.
-    d!("slowlog-log-slower-than", Kind::Int { min: -1, max: I64MAX }, "10000"),
-    d!("slowlog-max-len", Kind::Int { min: 0, max: I64MAX }, "128"),
-    d!("latency-monitor-threshold", Kind::Int { min: 0, max: I64MAX }, "0"),
+    d!(
+        "slowlog-log-slower-than",
+        Kind::Int {
+            min: -1,
+            max: I64MAX
+        },
+        "10000"
+    ),
+    d!(
+        "slowlog-max-len",
+        Kind::Int {
+            min: 0,
+            max: I64MAX
+        },
+        "128"
+    ),
+    d!(
+        "latency-monitor-threshold",
+        Kind::Int {
+            min: 0,
+            max: I64MAX
+        },
+        "0",
+        noeffect
+    ),
     d!("latency-tracking", Kind::Bool, "yes", noeffect),
-    d!("latency-tracking-info-percentiles", Kind::Percentiles, "50 99 99.9", noeffect),
+    d!(
+        "latency-tracking-info-percentiles",
+        Kind::Percentiles,
+        "50 99 99.9",
+        noeffect
+    ),
     // Event notification.
-    d!("notify-keyspace-events", Kind::NotifyFlags, ""),
+    d!("notify-keyspace-events", Kind::NotifyFlags, "", noeffect),
     // Advanced data type tuning.
     d!("hash-max-listpack-entries", Kind::Int { min: 0, max: I64MAX }, "128", alias "hash-max-ziplist-entries"),
     d!("hash-max-listpack-value", Kind::Memory { min: 0, max: I64MAX }, "64", alias "hash-max-ziplist-value"),
     d!("list-max-listpack-size", Kind::Int { min: i32::MIN as i64, max: I32MAX }, "-2", alias "list-max-ziplist-size"),
-    d!("list-compress-depth", Kind::Int { min: 0, max: I32MAX }, "0", noeffect),
-    d!("set-max-intset-entries", Kind::Int { min: 0, max: I64MAX }, "512"),
+    d!(
+        "list-compress-depth",
+        Kind::Int {
+            min: 0,
+            max: I32MAX
+        },
+        "0",
+        noeffect
+    ),
+    d!(
+        "set-max-intset-entries",
+        Kind::Int {
+            min: 0,
+            max: I64MAX
+        },
+        "512"
+    ),
     d!("zset-max-listpack-entries", Kind::Int { min: 0, max: I64MAX }, "128", alias "zset-max-ziplist-entries"),
     d!("zset-max-listpack-value", Kind::Memory { min: 0, max: I64MAX }, "64", alias "zset-max-ziplist-value"),
-    d!("hll-sparse-max-bytes", Kind::Memory { min: 0, max: I64MAX }, "3000", noeffect),
-    d!("stream-node-max-bytes", Kind::Memory { min: 0, max: I64MAX }, "4096", noeffect),
-    d!("stream-node-max-entries", Kind::Int { min: 0, max: I64MAX }, "100", noeffect),
+    d!(
+        "hll-sparse-max-bytes",
+        Kind::Memory {
+            min: 0,
+            max: I64MAX
+        },
+        "3000",
+        noeffect
+    ),
+    d!(
+        "stream-node-max-bytes",
+        Kind::Memory {
+            min: 0,
+            max: I64MAX
+        },
+        "4096",
+        noeffect
+    ),
+    d!(
+        "stream-node-max-entries",
+        Kind::Int {
+            min: 0,
+            max: I64MAX
+        },
+        "100",
+        noeffect
+    ),
     d!("activerehashing", Kind::Bool, "yes", noeffect),
     d!("active-expire-effort", Kind::Int { min: 1, max: 10 }, "1"),
-    d!("lfu-log-factor", Kind::Int { min: 0, max: I32MAX }, "10"),
-    d!("lfu-decay-time", Kind::Int { min: 0, max: I32MAX }, "1"),
+    d!(
+        "lfu-log-factor",
+        Kind::Int {
+            min: 0,
+            max: I32MAX
+        },
+        "10",
+        noeffect
+    ),
+    d!(
+        "lfu-decay-time",
+        Kind::Int {
+            min: 0,
+            max: I32MAX
+        },
+        "1",
+        noeffect
+    ),
     // Active defragmentation (no jemalloc here).
     d!("activedefrag", Kind::Bool, "no", noeffect),
-    d!("active-defrag-ignore-bytes", Kind::Memory { min: 1, max: I64MAX }, "104857600", noeffect),
-    d!("active-defrag-threshold-lower", Kind::Int { min: 0, max: 1000 }, "10", noeffect),
-    d!("active-defrag-threshold-upper", Kind::Int { min: 0, max: 1000 }, "100", noeffect),
-    d!("active-defrag-cycle-min", Kind::Int { min: 1, max: 99 }, "1", noeffect),
-    d!("active-defrag-cycle-max", Kind::Int { min: 1, max: 99 }, "25", noeffect),
-    d!("active-defrag-max-scan-fields", Kind::Int { min: 1, max: I64MAX }, "1000", noeffect),
+    d!(
+        "active-defrag-ignore-bytes",
+        Kind::Memory {
+            min: 1,
+            max: I64MAX
+        },
+        "104857600",
+        noeffect
+    ),
+    d!(
+        "active-defrag-threshold-lower",
+        Kind::Int { min: 0, max: 1000 },
+        "10",
+        noeffect
+    ),
+    d!(
+        "active-defrag-threshold-upper",
+        Kind::Int { min: 0, max: 1000 },
+        "100",
+        noeffect
+    ),
+    d!(
+        "active-defrag-cycle-min",
+        Kind::Int { min: 1, max: 99 },
+        "1",
+        noeffect
+    ),
+    d!(
+        "active-defrag-cycle-max",
+        Kind::Int { min: 1, max: 99 },
+        "25",
+        noeffect
+    ),
+    d!(
+        "active-defrag-max-scan-fields",
+        Kind::Int {
+            min: 1,
+            max: I64MAX
+        },
+        "1000",
+        noeffect
+    ),
     d!("jemalloc-bg-thread", Kind::Bool, "yes", noeffect),
     // File-only directives.
     d!("include", Kind::FileOnly, "", noeffect),
@@ -327,7 +835,11 @@ pub fn parse_memory(s: &str) -> Option<i64> {
     };
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         // A plain signed integer is also accepted (e.g. "-1" where allowed).
-        return if mul == 1 { digits.parse::<i64>().ok() } else { None };
+        return if mul == 1 {
+            digits.parse::<i64>().ok()
+        } else {
+            None
+        };
     }
     digits.parse::<i64>().ok()?.checked_mul(mul)
 }
@@ -340,7 +852,9 @@ fn expect_one(values: &[String]) -> Result<&str, ConfigError> {
 }
 
 fn range_error(min: i64, max: i64) -> ConfigError {
-    ConfigError::new(format!("argument must be between {min} and {max} inclusive"))
+    ConfigError::new(format!(
+        "argument must be between {min} and {max} inclusive"
+    ))
 }
 
 /// Validates a directive's arguments and returns the value as CONFIG GET prints it.
@@ -363,7 +877,8 @@ pub fn normalize(d: &Directive, values: &[String]) -> Result<String, ConfigError
         }
         Kind::Memory { min, max } => {
             let v = expect_one(values)?;
-            let n = parse_memory(v).ok_or_else(|| ConfigError::new("argument must be a memory value"))?;
+            let n = parse_memory(v)
+                .ok_or_else(|| ConfigError::new("argument must be a memory value"))?;
             if n < min || n > max {
                 return Err(range_error(min, max));
             }
@@ -376,11 +891,14 @@ pub fn normalize(d: &Directive, values: &[String]) -> Result<String, ConfigError
                     .parse()
                     .map_err(|_| ConfigError::new("argument must be a memory or percent value"))?;
                 if !(0..=100).contains(&n) {
-                    return Err(ConfigError::new("argument must be a memory or percent value"));
+                    return Err(ConfigError::new(
+                        "argument must be a memory or percent value",
+                    ));
                 }
                 return Ok(format!("{n}%"));
             }
-            let n = parse_memory(v).ok_or_else(|| ConfigError::new("argument must be a memory or percent value"))?;
+            let n = parse_memory(v)
+                .ok_or_else(|| ConfigError::new("argument must be a memory or percent value"))?;
             Ok(n.to_string())
         }
         Kind::Enum(options) => {
@@ -417,9 +935,13 @@ pub fn normalize(d: &Directive, values: &[String]) -> Result<String, ConfigError
         Kind::ClientOutputBufferLimit => normalize_cobl(values),
         Kind::NotifyFlags => normalize_notify(expect_one(values)?),
         Kind::ReplicaOf => match values {
-            [host, port] if host.eq_ignore_ascii_case("no") && port.eq_ignore_ascii_case("one") => Ok(String::new()),
+            [host, port] if host.eq_ignore_ascii_case("no") && port.eq_ignore_ascii_case("one") => {
+                Ok(String::new())
+            }
             [host, port] => {
-                let p: i64 = port.parse().map_err(|_| ConfigError::new("Invalid master port"))?;
+                let p: i64 = port
+                    .parse()
+                    .map_err(|_| ConfigError::new("Invalid master port"))?;
                 if !(0..=65535).contains(&p) {
                     return Err(ConfigError::new("Invalid master port"));
                 }
@@ -429,15 +951,21 @@ pub fn normalize(d: &Directive, values: &[String]) -> Result<String, ConfigError
         },
         Kind::IntTriple => {
             if values.len() != 3 {
-                return Err(ConfigError::new("Invalid oom-score-adj-values: must be 3 values"));
+                return Err(ConfigError::new(
+                    "Invalid oom-score-adj-values: must be 3 values",
+                ));
             }
             let mut out = Vec::new();
             for v in values {
-                let n: i64 = v
-                    .parse()
-                    .map_err(|_| ConfigError::new("Invalid oom-score-adj-values, elements must be between -2000 and 2000."))?;
+                let n: i64 = v.parse().map_err(|_| {
+                    ConfigError::new(
+                        "Invalid oom-score-adj-values, elements must be between -2000 and 2000.",
+                    )
+                })?;
                 if !(-2000..=2000).contains(&n) {
-                    return Err(ConfigError::new("Invalid oom-score-adj-values, elements must be between -2000 and 2000."));
+                    return Err(ConfigError::new(
+                        "Invalid oom-score-adj-values, elements must be between -2000 and 2000.",
+                    ));
                 }
                 out.push(n.to_string());
             }
@@ -446,11 +974,15 @@ pub fn normalize(d: &Directive, values: &[String]) -> Result<String, ConfigError
         Kind::Percentiles => {
             let mut out = Vec::new();
             for v in values {
-                let f: f64 = v
-                    .parse()
-                    .map_err(|_| ConfigError::new("latency-tracking-info-percentiles needs to be a number between 0 and 100"))?;
+                let f: f64 = v.parse().map_err(|_| {
+                    ConfigError::new(
+                        "latency-tracking-info-percentiles needs to be a number between 0 and 100",
+                    )
+                })?;
                 if !(0.0..=100.0).contains(&f) {
-                    return Err(ConfigError::new("latency-tracking-info-percentiles needs to be a number between 0 and 100"));
+                    return Err(ConfigError::new(
+                        "latency-tracking-info-percentiles needs to be a number between 0 and 100",
+                    ));
                 }
                 out.push(v.clone());
             }
@@ -484,7 +1016,9 @@ pub fn merge_multi(d: &Directive, previous: Option<&str>, new: String, from_file
         Kind::Save if from_file => {
             // The first `save` line in a file replaces the default; later ones add.
             match previous {
-                Some(p) if !p.is_empty() && p != d.default && !new.is_empty() => format!("{p} {new}"),
+                Some(p) if !p.is_empty() && p != d.default && !new.is_empty() => {
+                    format!("{p} {new}")
+                }
                 _ => new,
             }
         }
@@ -517,12 +1051,14 @@ fn normalize_save(values: &[String]) -> Result<String, ConfigError> {
     if values.len() == 1 && values[0].is_empty() {
         return Ok(String::new());
     }
-    if values.is_empty() || values.len() % 2 != 0 {
+    if values.is_empty() || !values.len().is_multiple_of(2) {
         return Err(ConfigError::new("Invalid save parameters"));
     }
     let mut out = Vec::new();
     for v in values {
-        let n: i64 = v.parse().map_err(|_| ConfigError::new("Invalid save parameters"))?;
+        let n: i64 = v
+            .parse()
+            .map_err(|_| ConfigError::new("Invalid save parameters"))?;
         if n < 0 {
             return Err(ConfigError::new("Invalid save parameters"));
         }
@@ -532,8 +1068,10 @@ fn normalize_save(values: &[String]) -> Result<String, ConfigError> {
 }
 
 fn normalize_cobl(values: &[String]) -> Result<String, ConfigError> {
-    if values.is_empty() || values.len() % 4 != 0 {
-        return Err(ConfigError::new("Wrong number of arguments in buffer limit configuration."));
+    if values.is_empty() || !values.len().is_multiple_of(4) {
+        return Err(ConfigError::new(
+            "Wrong number of arguments in buffer limit configuration.",
+        ));
     }
     let mut out = Vec::new();
     for chunk in values.chunks(4) {
@@ -541,14 +1079,24 @@ fn normalize_cobl(values: &[String]) -> Result<String, ConfigError> {
             "normal" => "normal",
             "replica" | "slave" => "slave",
             "pubsub" => "pubsub",
-            _ => return Err(ConfigError::new("Invalid client class specified in buffer limit configuration.")),
+            _ => {
+                return Err(ConfigError::new(
+                    "Invalid client class specified in buffer limit configuration.",
+                ))
+            }
         };
         let hard = parse_memory(&chunk[1]);
         let soft = parse_memory(&chunk[2]);
         let secs: Option<i64> = chunk[3].parse().ok();
         match (hard, soft, secs) {
-            (Some(h), Some(s), Some(t)) if h >= 0 && s >= 0 && t >= 0 => out.push(format!("{class} {h} {s} {t}")),
-            _ => return Err(ConfigError::new("Error in hard, soft or soft_seconds setting in buffer limit configuration.")),
+            (Some(h), Some(s), Some(t)) if h >= 0 && s >= 0 && t >= 0 => {
+                out.push(format!("{class} {h} {s} {t}"))
+            }
+            _ => {
+                return Err(ConfigError::new(
+                    "Error in hard, soft or soft_seconds setting in buffer limit configuration.",
+                ))
+            }
         }
     }
     Ok(out.join(" "))
@@ -568,7 +1116,11 @@ fn normalize_notify(v: &str) -> Result<String, ConfigError> {
             'g' | '$' | 'l' | 's' | 'h' | 'z' | 'x' | 'e' | 't' | 'm' | 'd' | 'n' | 'K' | 'E' => {
                 set.insert(c);
             }
-            _ => return Err(ConfigError::new("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")),
+            _ => {
+                return Err(ConfigError::new(
+                    "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.",
+                ))
+            }
         }
     }
     let all = "g$lshzxetd".chars().all(|f| set.contains(&f));

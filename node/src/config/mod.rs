@@ -38,6 +38,8 @@ pub struct Settings {
     pub active_expire_effort: u32,
     pub lazyfree_lazy_user_flush: bool,
     pub pidfile: String,
+    /// Runtime worker threads: 1 runs everything on one thread, like Redis.
+    pub io_threads: usize,
 }
 
 impl Default for Settings {
@@ -65,6 +67,7 @@ impl Default for Settings {
             active_expire_effort: 1,
             lazyfree_lazy_user_flush: false,
             pidfile: String::new(),
+            io_threads: 1,
         }
     }
 }
@@ -166,25 +169,42 @@ impl Config {
             };
             let args = crate::resp::request::split_args(line.as_bytes())
                 .ok_or_else(|| fatal("Unbalanced quotes in configuration line".into()))?;
-            let args: Vec<String> = args.into_iter().map(|a| String::from_utf8_lossy(&a).into_owned()).collect();
+            let args: Vec<String> = args
+                .into_iter()
+                .map(|a| String::from_utf8_lossy(&a).into_owned())
+                .collect();
             let Some((name, values)) = args.split_first() else {
                 continue;
             };
-            config.apply_line(name, values, true).map_err(|e| fatal(e.text))?;
+            config
+                .apply_line(name, values, true)
+                .map_err(|e| fatal(e.text))?;
         }
         Ok(config)
     }
 
     /// Applies one directive with its arguments. `startup` allows immutable ones.
-    pub fn apply_line(&mut self, name: &str, values: &[String], startup: bool) -> Result<(), ConfigError> {
+    pub fn apply_line(
+        &mut self,
+        name: &str,
+        values: &[String],
+        startup: bool,
+    ) -> Result<(), ConfigError> {
         let Some(d) = find_directive(name) else {
-            return Err(ConfigError::new("Bad directive or wrong number of arguments"));
+            return Err(ConfigError::new(
+                "Bad directive or wrong number of arguments",
+            ));
         };
         if !startup && d.immutable {
             return Err(ConfigError::new("can't set immutable config"));
         }
         let normalized = directives::normalize(d, values)?;
-        let normalized = directives::merge_multi(d, self.values.get(d.name).map(|s| s.as_str()), normalized, startup);
+        let normalized = directives::merge_multi(
+            d,
+            self.values.get(d.name).map(|s| s.as_str()),
+            normalized,
+            startup,
+        );
         self.apply_typed(d.name, &normalized)?;
         self.values.insert(d.name, normalized);
         if !self.explicit.contains(&d.name) {
@@ -213,7 +233,9 @@ impl Config {
 
     /// The normalized value of a directive (canonical name).
     pub fn get(&self, name: &str) -> Option<&str> {
-        find_directive(name).and_then(|d| self.values.get(d.name)).map(|s| s.as_str())
+        find_directive(name)
+            .and_then(|d| self.values.get(d.name))
+            .map(|s| s.as_str())
     }
 
     /// All (name, value) pairs matching a glob pattern, aliases included as
@@ -252,13 +274,17 @@ impl Config {
             "logfile" => s.logfile = v.to_string(),
             "dir" => {
                 if !v.is_empty() && !std::path::Path::new(v).is_dir() {
-                    return Err(ConfigError::new(format!("No such file or directory: '{v}'")));
+                    return Err(ConfigError::new(format!(
+                        "No such file or directory: '{v}'"
+                    )));
                 }
                 s.dir = v.to_string()
             }
             "dbfilename" => {
                 if v.contains('/') {
-                    return Err(ConfigError::new("dbfilename can't be a path, just a filename"));
+                    return Err(ConfigError::new(
+                        "dbfilename can't be a path, just a filename",
+                    ));
                 }
                 s.dbfilename = v.to_string()
             }
@@ -278,6 +304,7 @@ impl Config {
             "active-expire-effort" => s.active_expire_effort = num() as u32,
             "lazyfree-lazy-user-flush" => s.lazyfree_lazy_user_flush = v == "yes",
             "pidfile" => s.pidfile = v.to_string(),
+            "io-threads" => s.io_threads = num().max(1) as usize,
             _ => {}
         }
         Ok(())
@@ -306,7 +333,10 @@ pub fn overrides_to_lines(args: &[String]) -> String {
 
 /// Quotes a value so `split_args` gives it back unchanged.
 pub fn quote_config_arg(a: &str) -> String {
-    if !a.is_empty() && a.bytes().all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\'' && b != b'\\') {
+    if !a.is_empty()
+        && a.bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\'' && b != b'\\')
+    {
         return a.to_string();
     }
     let mut s = String::from("\"");
@@ -331,7 +361,11 @@ mod tests {
 
     #[test]
     fn file_and_overrides() {
-        let c = Config::load(Some("port 7000\n# comment\nmaxmemory 1mb\n"), &["--port".into(), "7001".into(), "--save".into(), "".into()]).unwrap();
+        let c = Config::load(
+            Some("port 7000\n# comment\nmaxmemory 1mb\n"),
+            &["--port".into(), "7001".into(), "--save".into(), "".into()],
+        )
+        .unwrap();
         assert_eq!(c.settings.port, 7001);
         assert_eq!(c.get("maxmemory"), Some("1048576"));
         assert_eq!(c.get("save"), Some(""));
@@ -341,9 +375,16 @@ mod tests {
     fn bad_lines_name_the_line() {
         let e = Config::load(Some("port 1\nnosuchthing 3\n"), &[]).unwrap_err();
         assert_eq!(e.line_number, 2);
-        assert!(e.to_string().contains("Bad directive or wrong number of arguments"));
+        assert!(e
+            .to_string()
+            .contains("Bad directive or wrong number of arguments"));
         let e = Config::load(Some("port abc\n"), &[]).unwrap_err();
-        assert!(e.reason.contains("argument couldn't be parsed into an integer"), "{}", e.reason);
+        assert!(
+            e.reason
+                .contains("argument couldn't be parsed into an integer"),
+            "{}",
+            e.reason
+        );
         let e = Config::load(Some("appendonly maybe\n"), &[]).unwrap_err();
         assert_eq!(e.reason, "argument must be 'yes' or 'no'");
     }
@@ -353,7 +394,10 @@ mod tests {
         let mut c = Config::default();
         c.set("maxmemory", "2mb").unwrap();
         assert_eq!(c.get("maxmemory"), Some("2097152"));
-        assert_eq!(c.set("daemonize", "yes").unwrap_err().text, "can't set immutable config");
+        assert_eq!(
+            c.set("daemonize", "yes").unwrap_err().text,
+            "can't set immutable config"
+        );
         assert!(c.set("port", "70000").is_err());
     }
 }

@@ -21,7 +21,10 @@ fn lines_for(config: &Config, name: &'static str) -> Vec<String> {
                 return vec!["save \"\"".into()];
             }
             let words: Vec<&str> = value.split_whitespace().collect();
-            words.chunks(2).map(|c| format!("save {}", c.join(" "))).collect()
+            words
+                .chunks(2)
+                .map(|c| format!("save {}", c.join(" ")))
+                .collect()
         }
         Kind::ClientOutputBufferLimit => {
             let words: Vec<&str> = value.split_whitespace().collect();
@@ -37,7 +40,9 @@ fn lines_for(config: &Config, name: &'static str) -> Vec<String> {
                 vec![format!("replicaof {value}")]
             }
         }
-        Kind::List | Kind::IntTriple | Kind::Percentiles | Kind::ShutdownFlags => vec![format!("{name} {value}")],
+        Kind::List | Kind::IntTriple | Kind::Percentiles | Kind::ShutdownFlags => {
+            vec![format!("{name} {value}")]
+        }
         Kind::FileOnly => Vec::new(),
         _ => vec![format!("{name} {}", quote_config_arg(value))],
     }
@@ -57,7 +62,9 @@ pub fn rewrite(config: &Config) -> Result<(), String> {
         }
         let trimmed = line.trim();
         let name = trimmed.split_whitespace().next().unwrap_or("");
-        let directive = (!trimmed.starts_with('#')).then(|| find_directive(name)).flatten();
+        let directive = (!trimmed.starts_with('#'))
+            .then(|| find_directive(name))
+            .flatten();
         match directive {
             Some(d) if d.kind != Kind::FileOnly => {
                 if !written.contains(&d.name) {

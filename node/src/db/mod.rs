@@ -284,7 +284,12 @@ impl Db {
     /// an already-visited key into the unvisited region: every key present for
     /// the whole scan is returned at least once, as SCAN promises. The cursor
     /// is "next position + 1"; 0 starts and ends a scan.
-    pub fn scan(&self, cursor: u64, count: usize, mut visit: impl FnMut(&CompactBytes, &Entry)) -> u64 {
+    pub fn scan(
+        &self,
+        cursor: u64,
+        count: usize,
+        mut visit: impl FnMut(&CompactBytes, &Entry),
+    ) -> u64 {
         let len = self.entries.len() as u64;
         let mut next = if cursor == 0 { len } else { cursor.min(len) };
         let mut steps = 0;
@@ -363,7 +368,10 @@ mod tests {
     fn scan_survives_deletions() {
         let mut db = Db::new(0);
         for i in 0..100 {
-            db.set(format!("k{i}").as_bytes(), Value::Str(CompactBytes::new(b"v")));
+            db.set(
+                format!("k{i}").as_bytes(),
+                Value::Str(CompactBytes::new(b"v")),
+            );
         }
         let mut seen = std::collections::HashSet::new();
         let mut cursor = 0;

@@ -168,7 +168,11 @@ impl Value {
         match self {
             Value::Str(s) => s.heap_size(),
             Value::List(l) => l.iter().map(|e| 24 + e.heap_size()).sum::<usize>() + 32,
-            Value::Hash(h) => h.map.iter().map(|(k, v)| 64 + k.heap_size() + v.heap_size()).sum(),
+            Value::Hash(h) => h
+                .map
+                .iter()
+                .map(|(k, v)| 64 + k.heap_size() + v.heap_size())
+                .sum(),
             Value::Set(s) => s.members.iter().map(|m| 40 + m.heap_size()).sum(),
             Value::ZSet(z) => z.len() * 120,
         }
@@ -193,10 +197,10 @@ impl HashValue {
     pub fn update_encoding(&mut self, limits: &EncodingLimits) {
         if !self.big
             && (self.map.len() > limits.hash_max_listpack_entries
-                || self
-                    .map
-                    .iter()
-                    .any(|(k, v)| k.len() > limits.hash_max_listpack_value || v.len() > limits.hash_max_listpack_value))
+                || self.map.iter().any(|(k, v)| {
+                    k.len() > limits.hash_max_listpack_value
+                        || v.len() > limits.hash_max_listpack_value
+                }))
         {
             self.big = true;
         }
@@ -207,7 +211,10 @@ impl SetValue {
     pub fn update_encoding(&mut self, limits: &EncodingLimits) {
         if !self.big
             && (self.members.len() > limits.set_max_intset_entries
-                || self.members.iter().any(|m| crate::util::number::parse_i64(m).is_none()))
+                || self
+                    .members
+                    .iter()
+                    .any(|m| crate::util::number::parse_i64(m).is_none()))
         {
             self.big = true;
         }

@@ -182,7 +182,11 @@ impl ZSet {
         offset: usize,
         limit: i64,
     ) -> Vec<&ScoredMember> {
-        let take = if limit < 0 { usize::MAX } else { limit as usize };
+        let take = if limit < 0 {
+            usize::MAX
+        } else {
+            limit as usize
+        };
         let lower = Bound::Included(ScoredMember {
             score: min.value,
             member: CompactBytes::default(),
@@ -217,8 +221,19 @@ impl ZSet {
     }
 
     /// Lexicographic range; meaningful when all scores are equal (as in Redis).
-    pub fn range_by_lex(&self, min: &LexBound, max: &LexBound, rev: bool, offset: usize, limit: i64) -> Vec<&ScoredMember> {
-        let take = if limit < 0 { usize::MAX } else { limit as usize };
+    pub fn range_by_lex(
+        &self,
+        min: &LexBound,
+        max: &LexBound,
+        rev: bool,
+        offset: usize,
+        limit: i64,
+    ) -> Vec<&ScoredMember> {
+        let take = if limit < 0 {
+            usize::MAX
+        } else {
+            limit as usize
+        };
         if rev {
             self.order
                 .iter()
@@ -257,7 +272,10 @@ impl ZSet {
     pub fn update_encoding(&mut self, limits: &EncodingLimits) {
         if !self.big
             && (self.len() > limits.zset_max_listpack_entries
-                || self.scores.keys().any(|m| m.len() > limits.zset_max_listpack_value))
+                || self
+                    .scores
+                    .keys()
+                    .any(|m| m.len() > limits.zset_max_listpack_value))
         {
             self.big = true;
         }
@@ -278,10 +296,21 @@ mod tests {
         let names: Vec<_> = z.iter().map(|e| e.member.to_vec()).collect();
         assert_eq!(names, vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
         assert_eq!(z.rank(b"c"), Some(2));
-        let incl = ScoreBound { value: 2.0, exclusive: false };
-        let excl = ScoreBound { value: 3.0, exclusive: true };
+        let incl = ScoreBound {
+            value: 2.0,
+            exclusive: false,
+        };
+        let excl = ScoreBound {
+            value: 3.0,
+            exclusive: true,
+        };
         assert_eq!(z.range_by_score(incl, excl, false, 0, -1).len(), 2);
-        assert_eq!(z.range_by_score(incl, excl, true, 1, 1)[0].member.as_slice(), b"a");
+        assert_eq!(
+            z.range_by_score(incl, excl, true, 1, 1)[0]
+                .member
+                .as_slice(),
+            b"a"
+        );
         assert_eq!(z.pop(true).unwrap().member.as_slice(), b"c");
         assert!(z.remove(b"a"));
         assert_eq!(z.len(), 1);

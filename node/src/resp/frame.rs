@@ -49,7 +49,8 @@ impl Frame {
 
     /// Encodes a command as a multibulk request.
     pub fn encode_command<A: AsRef<[u8]>>(args: &[A]) -> Vec<u8> {
-        let mut out = Vec::with_capacity(16 + args.iter().map(|a| a.as_ref().len() + 16).sum::<usize>());
+        let mut out =
+            Vec::with_capacity(16 + args.iter().map(|a| a.as_ref().len() + 16).sum::<usize>());
         out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
         for a in args {
             let a = a.as_ref();
@@ -217,7 +218,11 @@ fn parse_at(buf: &[u8], start: usize, depth: usize) -> Parsed {
             if n < 0 {
                 return Ok(Some((Frame::NullArray, next)));
             }
-            let count = if marker == b'%' || marker == b'|' { 2 * n as usize } else { n as usize };
+            let count = if marker == b'%' || marker == b'|' {
+                2 * n as usize
+            } else {
+                n as usize
+            };
             let mut items = Vec::with_capacity(count.min(4096));
             let mut pos = next;
             for _ in 0..count {
@@ -269,7 +274,10 @@ impl fmt::Debug for Frame {
             Frame::Array(v) => f.debug_list().entries(v).finish(),
             Frame::Set(v) => write!(f, "set{:?}", v),
             Frame::Push(v) => write!(f, "push{:?}", v),
-            Frame::Map(p) => f.debug_map().entries(p.iter().map(|(k, v)| (k, v))).finish(),
+            Frame::Map(p) => f
+                .debug_map()
+                .entries(p.iter().map(|(k, v)| (k, v)))
+                .finish(),
             Frame::Double(b) => write!(f, ",{}", s(b)),
             Frame::Boolean(b) => write!(f, "#{b}"),
             Frame::Verbatim(fm, b) => write!(f, "={}:{}", s(fm), s(b)),

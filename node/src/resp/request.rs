@@ -78,7 +78,9 @@ pub struct RequestParser {
 pub enum Parsed {
     Request(Request),
     /// `*0`, `*-1` or an empty inline line: consumed, nothing to run.
-    Empty { wire_len: usize },
+    Empty {
+        wire_len: usize,
+    },
     Incomplete,
 }
 
@@ -107,7 +109,11 @@ impl RequestParser {
 
     /// Parses one request from the front of `buf`, consuming its bytes when
     /// complete.
-    pub fn parse(&mut self, buf: &mut BytesMut, limits: ParseLimits) -> Result<Parsed, ProtocolError> {
+    pub fn parse(
+        &mut self,
+        buf: &mut BytesMut,
+        limits: ParseLimits,
+    ) -> Result<Parsed, ProtocolError> {
         if buf.is_empty() {
             return Ok(Parsed::Incomplete);
         }
@@ -117,7 +123,11 @@ impl RequestParser {
         self.parse_multibulk(buf, limits)
     }
 
-    fn parse_multibulk(&mut self, buf: &mut BytesMut, limits: ParseLimits) -> Result<Parsed, ProtocolError> {
+    fn parse_multibulk(
+        &mut self,
+        buf: &mut BytesMut,
+        limits: ParseLimits,
+    ) -> Result<Parsed, ProtocolError> {
         if self.progress.is_none() {
             let Some(line_end) = find_cr_line(buf, 0) else {
                 if buf.len() > INLINE_MAX {
@@ -163,7 +173,13 @@ impl RequestParser {
                     }
                     let len = crate::util::number::parse_i64(&buf[progress.pos + 1..line_end]);
                     let len = match len {
-                        Some(l) if l >= 0 && (limits.from_master || l as u64 <= limits.proto_max_bulk_len) => l,
+                        Some(l)
+                            if l >= 0
+                                && (limits.from_master
+                                    || l as u64 <= limits.proto_max_bulk_len) =>
+                        {
+                            l
+                        }
                         _ => return Err(ProtocolError::new("invalid bulk length")),
                     };
                     if len > 16384 && limits.unauthenticated {
@@ -355,14 +371,23 @@ mod tests {
     #[test]
     fn multibulk_and_inline() {
         let got = parse_all(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\nSET a \"b c\"\r\n*0\r\n\r\n").unwrap();
-        assert_eq!(got, vec![vec![b"GET".to_vec(), b"k".to_vec()], vec![b"SET".to_vec(), b"a".to_vec(), b"b c".to_vec()]]);
+        assert_eq!(
+            got,
+            vec![
+                vec![b"GET".to_vec(), b"k".to_vec()],
+                vec![b"SET".to_vec(), b"a".to_vec(), b"b c".to_vec()]
+            ]
+        );
     }
 
     #[test]
     fn incremental_bulk() {
         let mut parser = RequestParser::new();
         let mut buf = BytesMut::from(&b"*1\r\n$5\r\nhel"[..]);
-        assert!(matches!(parser.parse(&mut buf, ParseLimits::default()), Ok(Parsed::Incomplete)));
+        assert!(matches!(
+            parser.parse(&mut buf, ParseLimits::default()),
+            Ok(Parsed::Incomplete)
+        ));
         assert_eq!(parser.bytes_wanted(buf.len()), 4);
         buf.extend_from_slice(b"lo\r\n");
         match parser.parse(&mut buf, ParseLimits::default()) {
@@ -374,11 +399,26 @@ mod tests {
 
     #[test]
     fn protocol_errors() {
-        assert_eq!(parse_all(b"*abc\r\n").unwrap_err().0, "invalid multibulk length");
-        assert_eq!(parse_all(b"*1\r\n:1\r\n").unwrap_err().0, "expected '$', got ':'");
-        assert_eq!(parse_all(b"*1\r\n$-5\r\n").unwrap_err().0, "invalid bulk length");
-        assert_eq!(parse_all(b"SET a \"b\r\n").unwrap_err().0, "unbalanced quotes in request");
-        assert_eq!(parse_all(b"SET a \"b\"c\r\n").unwrap_err().0, "unbalanced quotes in request");
+        assert_eq!(
+            parse_all(b"*abc\r\n").unwrap_err().0,
+            "invalid multibulk length"
+        );
+        assert_eq!(
+            parse_all(b"*1\r\n:1\r\n").unwrap_err().0,
+            "expected '$', got ':'"
+        );
+        assert_eq!(
+            parse_all(b"*1\r\n$-5\r\n").unwrap_err().0,
+            "invalid bulk length"
+        );
+        assert_eq!(
+            parse_all(b"SET a \"b\r\n").unwrap_err().0,
+            "unbalanced quotes in request"
+        );
+        assert_eq!(
+            parse_all(b"SET a \"b\"c\r\n").unwrap_err().0,
+            "unbalanced quotes in request"
+        );
         let big = vec![b'a'; INLINE_MAX + 1];
         assert_eq!(parse_all(&big).unwrap_err().0, "too big inline request");
     }
@@ -386,6 +426,14 @@ mod tests {
     #[test]
     fn split_args_escapes() {
         let got = split_args(br#"a "\x41\n" 'it\'s' b"c d""#).unwrap();
-        assert_eq!(got, vec![b"a".to_vec(), b"A\n".to_vec(), b"it's".to_vec(), b"bc d".to_vec()]);
+        assert_eq!(
+            got,
+            vec![
+                b"a".to_vec(),
+                b"A\n".to_vec(),
+                b"it's".to_vec(),
+                b"bc d".to_vec()
+            ]
+        );
     }
 }

@@ -18,7 +18,7 @@ use super::context::write_timeout_reply;
 use super::exec::{apply_reply_mode, execute, Outcome};
 use super::state::{ServerState, Shared};
 use crate::resp::request::{Parsed, Request};
-use crate::resp::{ParseLimits, RequestParser, Reply};
+use crate::resp::{ParseLimits, Reply, RequestParser};
 
 const READ_CHUNK: usize = 16 * 1024;
 
@@ -38,12 +38,17 @@ struct Connection {
     pending_push: Arc<AtomicUsize>,
     kill: Arc<KillSwitch>,
     reply: Reply,
+    limits: ParseLimits,
+    query_buffer_limit: u64,
 }
 
 /// Accepts a new client: registers it and runs its loop until it goes away.
 pub async fn serve_client(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     let _ = stream.set_nodelay(true);
-    let laddr = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let laddr = stream
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
     let (push_tx, push_rx) = mpsc::unbounded_channel();
     let kill = Arc::new(KillSwitch::default());
     let pending_push = Arc::new(AtomicUsize::new(0));
@@ -119,7 +124,10 @@ pub async fn serve_client(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
         pending_push,
         kill,
         reply: Reply::new(false),
+        limits: ParseLimits::default(),
+        query_buffer_limit: u64::MAX,
     };
+    conn.refresh_limits(&shared.state.lock());
     conn.run().await;
     let _ = conn.writer.shutdown().await;
     let mut st = shared.state.lock();
@@ -182,7 +190,10 @@ impl Connection {
         while let Ok(more) = self.push_rx.try_recv() {
             out.extend_from_slice(&more);
         }
-        self.pending_push.fetch_sub(out.len().min(self.pending_push.load(Ordering::Relaxed)), Ordering::Relaxed);
+        self.pending_push.fetch_sub(
+            out.len().min(self.pending_push.load(Ordering::Relaxed)),
+            Ordering::Relaxed,
+        );
         self.write_out(&out).await
     }
 
@@ -190,29 +201,31 @@ impl Connection {
         if out.is_empty() {
             return true;
         }
-        self.shared.net_output_bytes.fetch_add(out.len() as u64, Ordering::Relaxed);
+        self.shared
+            .net_output_bytes
+            .fetch_add(out.len() as u64, Ordering::Relaxed);
         self.writer.write_all(out).await.is_ok()
     }
 
-    fn limits(&self, st: &ServerState) -> ParseLimits {
-        ParseLimits {
+    /// Re-reads the parse limits (config and auth state may have changed).
+    fn refresh_limits(&mut self, st: &ServerState) {
+        self.limits = ParseLimits {
             proto_max_bulk_len: st.config.settings.proto_max_bulk_len,
             unauthenticated: !self.client.authenticated,
             from_master: self.client.is_master_link,
-        }
+        };
+        self.query_buffer_limit = st.config.settings.client_query_buffer_limit;
     }
 
     /// Parses and runs everything buffered, blocking where a command blocks.
     async fn process_input(&mut self) -> Step {
         loop {
-            let limits = {
-                let st = self.shared.state.lock();
-                if self.rbuf.len() as u64 > st.config.settings.client_query_buffer_limit {
-                    // Redis closes such a client without a reply.
-                    return Step::Close;
-                }
-                self.limits(&st)
-            };
+            // Limits were refreshed under the lock at the end of the last batch.
+            if self.rbuf.len() as u64 > self.query_buffer_limit {
+                // Redis closes such a client without a reply.
+                return Step::Close;
+            }
+            let limits = self.limits;
             let mut protocol_error = None;
             if self.pending.is_empty() {
                 loop {
@@ -262,12 +275,16 @@ impl Connection {
     /// Runs the pending requests under one lock acquisition. Returns the
     /// wait handle if a command blocked (the rest stay pending).
     fn run_batch(&mut self) -> Option<(oneshot::Receiver<Unblocked>, BlockRequest)> {
-        let mut st = self.shared.state.lock();
+        let shared = self.shared.clone();
+        let mut st = shared.state.lock();
         self.reply.resp3 = self.client.resp3;
         let mut blocked = None;
         while let Some(req) = self.pending.pop_front() {
             let mark = self.reply.len();
-            if req.inline && (req.args[0].eq_ignore_ascii_case(b"post") || req.args[0].eq_ignore_ascii_case(b"host:")) {
+            if req.inline
+                && (req.args[0].eq_ignore_ascii_case(b"post")
+                    || req.args[0].eq_ignore_ascii_case(b"host:"))
+            {
                 // Cross-protocol scripting attack (HTTP sent to Redis): close silently.
                 self.client.close_after_reply = true;
                 break;
@@ -286,11 +303,16 @@ impl Connection {
             }
         }
         sync_client_info(&mut st, &self.client, self.rbuf.len());
+        self.refresh_limits(&st);
         blocked
     }
 
     /// Waits until a blocked command is served, times out, or the client goes.
-    async fn wait_unblocked(&mut self, mut rx: oneshot::Receiver<Unblocked>, request: BlockRequest) -> Step {
+    async fn wait_unblocked(
+        &mut self,
+        mut rx: oneshot::Receiver<Unblocked>,
+        request: BlockRequest,
+    ) -> Step {
         let deadline = request.deadline_ms.map(|d| {
             let wait = (d - crate::util::time::now_ms()).max(0) as u64;
             tokio::time::Instant::now() + Duration::from_millis(wait)
@@ -347,7 +369,11 @@ fn sync_client_info(st: &mut ServerState, client: &ClientState, qbuf: usize) {
         info.resp3 = client.resp3;
         info.sub = client.channels.len();
         info.psub = client.patterns.len();
-        info.multi = client.multi.as_ref().map(|m| m.queued.len() as i64).unwrap_or(-1);
+        info.multi = client
+            .multi
+            .as_ref()
+            .map(|m| m.queued.len() as i64)
+            .unwrap_or(-1);
         info.last_cmd = client.last_cmd;
         info.name = client.name.clone();
         info.qbuf = qbuf;

@@ -90,7 +90,12 @@ impl<'a> Ctx<'a> {
 
     /// Asks to wait for `keys`. Inside MULTI/EXEC commands never block: the
     /// timeout reply is sent at once, as in Redis.
-    pub fn block_on(&mut self, keys: Vec<CompactBytes>, timeout_ms: Option<i64>, timeout_reply: TimeoutReply) {
+    pub fn block_on(
+        &mut self,
+        keys: Vec<CompactBytes>,
+        timeout_ms: Option<i64>,
+        timeout_reply: TimeoutReply,
+    ) {
         if self.client.in_exec {
             write_timeout_reply(self.reply, timeout_reply);
             return;

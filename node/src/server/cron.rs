@@ -41,7 +41,10 @@ pub fn active_expire_cycle(st: &mut ServerState, hz: u32) {
     for i in 0..st.dbs.len() {
         loop {
             let (sampled, expired) = st.dbs[i].active_expire_round(per_loop);
-            if sampled == 0 || expired * 100 / sampled <= acceptable_stale_pct || started.elapsed() > budget {
+            if sampled == 0
+                || expired * 100 / sampled <= acceptable_stale_pct
+                || started.elapsed() > budget
+            {
                 break;
             }
         }
@@ -64,7 +67,8 @@ fn close_idle_clients(st: &mut ServerState) {
     }
     let now = crate::util::time::now_ms();
     for c in st.clients.clients.values() {
-        let exempt = c.blocked || c.sub > 0 || c.psub > 0 || c.flags.contains('S') || c.flags.contains('M');
+        let exempt =
+            c.blocked || c.sub > 0 || c.psub > 0 || c.flags.contains('S') || c.flags.contains('M');
         if !exempt && now - c.last_interaction_ms > (timeout as i64) * 1000 {
             c.kill.kill();
         }
@@ -97,4 +101,3 @@ pub fn rate(samples: &std::collections::VecDeque<(i64, u64)>) -> f64 {
         _ => 0.0,
     }
 }
-

@@ -28,13 +28,24 @@ pub enum Outcome {
 fn allowed_in_pubsub_mode(name: &str) -> bool {
     matches!(
         name,
-        "subscribe" | "psubscribe" | "ssubscribe" | "unsubscribe" | "punsubscribe" | "sunsubscribe" | "ping" | "quit" | "reset"
+        "subscribe"
+            | "psubscribe"
+            | "ssubscribe"
+            | "unsubscribe"
+            | "punsubscribe"
+            | "sunsubscribe"
+            | "ping"
+            | "quit"
+            | "reset"
     )
 }
 
 /// Commands that run immediately inside MULTI instead of being queued.
 fn runs_inside_multi(name: &str) -> bool {
-    matches!(name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset")
+    matches!(
+        name,
+        "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+    )
 }
 
 /// `ERR unknown command 'x', with args beginning with: 'a' 'b' `.
@@ -55,7 +66,12 @@ pub fn unknown_command_error(args: &[Bytes]) -> String {
 }
 
 /// Validates and runs one request from a client (or queues it in MULTI).
-pub fn execute(state: &mut ServerState, client: &mut ClientState, reply: &mut Reply, args: Vec<Bytes>) -> Outcome {
+pub fn execute(
+    state: &mut ServerState,
+    client: &mut ClientState,
+    reply: &mut Reply,
+    args: Vec<Bytes>,
+) -> Outcome {
     let Some(spec) = table().lookup(&args[0]) else {
         reject(state, client, reply, &unknown_command_error(&args));
         return Outcome::Done;
@@ -224,7 +240,10 @@ pub fn call(
 pub fn collect_expired(state: &mut ServerState, ops: &mut Vec<(usize, Argv)>) {
     for db in &mut state.dbs {
         for key in db.expired_log.drain(..) {
-            ops.push((db.id, vec![Bytes::from_static(b"DEL"), Bytes::copy_from_slice(&key)]));
+            ops.push((
+                db.id,
+                vec![Bytes::from_static(b"DEL"), Bytes::copy_from_slice(&key)],
+            ));
         }
     }
 }
@@ -274,7 +293,10 @@ fn add_slowlog(state: &mut ServerState, client: &ClientState, args: &[Bytes], el
     let max_args = 32;
     for (i, a) in args.iter().enumerate() {
         if i == max_args - 1 && args.len() > max_args {
-            kept.push(Bytes::from(format!("... ({} more arguments)", args.len() - max_args + 1)));
+            kept.push(Bytes::from(format!(
+                "... ({} more arguments)",
+                args.len() - max_args + 1
+            )));
             break;
         }
         if a.len() > 128 {
@@ -303,7 +325,13 @@ fn add_slowlog(state: &mut ServerState, client: &ClientState, args: &[Bytes], el
 /// `+1339518083.107412 [0 127.0.0.1:60866] "keys" "*"` to every MONITOR client.
 fn feed_monitors(state: &mut ServerState, client: &ClientState, args: &[Bytes]) {
     let now = crate::util::time::now_us();
-    let mut line = format!("+{}.{:06} [{} {}]", now / 1_000_000, now % 1_000_000, client.db, client.addr);
+    let mut line = format!(
+        "+{}.{:06} [{} {}]",
+        now / 1_000_000,
+        now % 1_000_000,
+        client.db,
+        client.addr
+    );
     for a in args {
         line.push(' ');
         line.push_str(&quote_for_monitor(a));
@@ -370,7 +398,14 @@ fn serve_key(state: &mut ServerState, db: usize, key: &CompactBytes) {
             client.addr = info.addr.clone();
         }
         let mut reply = Reply::new(client.resp3);
-        match call(state, &mut client, &mut reply, spec, &args, CallMode::ServingBlocked) {
+        match call(
+            state,
+            &mut client,
+            &mut reply,
+            spec,
+            &args,
+            CallMode::ServingBlocked,
+        ) {
             CallOutcome::Block(_) => {
                 // Still nothing for this client (or anyone after it): keep
                 // the original deadline and stop serving this key.

@@ -32,7 +32,10 @@ fn bind_target(entry: &str, port: u16) -> (Option<SocketAddr>, bool) {
         "::*" => "::".to_string(),
         other => other.to_string(),
     };
-    let parsed = ip.parse::<std::net::IpAddr>().ok().map(|ip| SocketAddr::new(ip, port));
+    let parsed = ip
+        .parse::<std::net::IpAddr>()
+        .ok()
+        .map(|ip| SocketAddr::new(ip, port));
     (parsed, optional)
 }
 
@@ -71,7 +74,11 @@ pub fn bind_listeners(config: &Config) -> Result<Vec<TcpListener>, String> {
             Err(e) if optional => {
                 crate::verbose!("Skipping optional bind {addr}: {e}");
             }
-            Err(e) => return Err(format!("Warning: Could not create server TCP listening socket {addr}: {e}")),
+            Err(e) => {
+                return Err(format!(
+                    "Warning: Could not create server TCP listening socket {addr}: {e}"
+                ))
+            }
         }
     }
     if listeners.is_empty() {

@@ -16,7 +16,10 @@ pub struct PubSubRegistry {
 
 impl PubSubRegistry {
     pub fn subscribe(&mut self, client: ClientId, channel: &Bytes) {
-        self.channels.entry(channel.clone()).or_default().insert(client);
+        self.channels
+            .entry(channel.clone())
+            .or_default()
+            .insert(client);
     }
 
     pub fn unsubscribe(&mut self, client: ClientId, channel: &[u8]) {
@@ -29,7 +32,10 @@ impl PubSubRegistry {
     }
 
     pub fn psubscribe(&mut self, client: ClientId, pattern: &Bytes) {
-        self.patterns.entry(pattern.clone()).or_default().insert(client);
+        self.patterns
+            .entry(pattern.clone())
+            .or_default()
+            .insert(client);
     }
 
     pub fn punsubscribe(&mut self, client: ClientId, pattern: &[u8]) {

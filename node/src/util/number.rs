@@ -128,7 +128,11 @@ pub fn add_long_double(current: Option<&[u8]>, incr: &[u8]) -> LongDoubleSum {
 /// Formats a double as Redis 7.0 does in replies: `inf`, `-inf`, else `%.17g`.
 pub fn format_double(v: f64) -> Vec<u8> {
     if v.is_infinite() {
-        return if v > 0.0 { b"inf".to_vec() } else { b"-inf".to_vec() };
+        return if v > 0.0 {
+            b"inf".to_vec()
+        } else {
+            b"-inf".to_vec()
+        };
     }
     if v.is_nan() {
         return b"nan".to_vec();
@@ -180,7 +184,13 @@ mod tests {
             LongDoubleSum::Ok(v) => assert_eq!(v, b"10.6".to_vec()),
             _ => panic!("expected a sum"),
         }
-        assert!(matches!(add_long_double(None, b"abc"), LongDoubleSum::NotAFloat));
-        assert!(matches!(add_long_double(Some(b"inf"), b"-inf"), LongDoubleSum::NanOrInfinity));
+        assert!(matches!(
+            add_long_double(None, b"abc"),
+            LongDoubleSum::NotAFloat
+        ));
+        assert!(matches!(
+            add_long_double(Some(b"inf"), b"-inf"),
+            LongDoubleSum::NanOrInfinity
+        ));
     }
 }

@@ -1,0 +1,262 @@
+//! Test support: start real server processes (ours and Debian's
+//! redis-server) on free loopback ports, and talk RESP to them.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use redis_ha_node::resp::Frame;
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    l.local_addr().expect("local addr").port()
+}
+
+/// A fresh scratch directory, removed when dropped.
+pub struct ScratchDir(pub PathBuf);
+
+impl ScratchDir {
+    pub fn new(tag: &str) -> Self {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!(
+            "redis-ha-test-{}-{}-{}",
+            tag,
+            std::process::id(),
+            n
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create scratch dir");
+        ScratchDir(dir)
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Which implementation a process runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flavor {
+    Ours,
+    RealRedis,
+}
+
+/// A running server; killed when dropped.
+pub struct ServerProcess {
+    pub child: Child,
+    pub port: u16,
+    pub flavor: Flavor,
+    pub dir: ScratchDir,
+}
+
+pub fn our_binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_redis-ha-node"))
+}
+
+/// Debian's redis-server (REDIS_SERVER_BIN overrides).
+pub fn redis_server_binary() -> PathBuf {
+    std::env::var_os("REDIS_SERVER_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("redis-server"))
+}
+
+pub fn have_real_redis() -> bool {
+    Command::new(redis_server_binary())
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+impl ServerProcess {
+    /// Starts a server with `--port <free> --dir <scratch> --save ""` plus `extra`.
+    pub fn start(flavor: Flavor, extra: &[&str]) -> ServerProcess {
+        let mut last_err = String::new();
+        for _attempt in 0..5 {
+            let port = free_port();
+            let dir = ScratchDir::new(match flavor {
+                Flavor::Ours => "ours",
+                Flavor::RealRedis => "redis",
+            });
+            let bin = match flavor {
+                Flavor::Ours => our_binary(),
+                Flavor::RealRedis => redis_server_binary(),
+            };
+            let log = std::fs::File::create(dir.0.join("server.log")).expect("log file");
+            let mut cmd = Command::new(&bin);
+            cmd.arg("--port")
+                .arg(port.to_string())
+                .arg("--bind")
+                .arg("127.0.0.1")
+                .arg("--dir")
+                .arg(&dir.0)
+                .arg("--save")
+                .arg("")
+                .args(extra)
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().expect("dup log"))
+                .stderr(log);
+            let child = match cmd.spawn() {
+                Ok(c) => c,
+                Err(e) => panic!("cannot start {}: {e} (is it installed?)", bin.display()),
+            };
+            let mut server = ServerProcess {
+                child,
+                port,
+                flavor,
+                dir,
+            };
+            match server.wait_ready(Duration::from_secs(10)) {
+                Ok(()) => return server,
+                Err(e) => last_err = e,
+            }
+        }
+        panic!("server {flavor:?} did not start: {last_err}");
+    }
+
+    fn wait_ready(&mut self, limit: Duration) -> Result<(), String> {
+        let started = Instant::now();
+        while started.elapsed() < limit {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!("exited with {status}: {}", self.log()));
+            }
+            if let Ok(mut c) = Client::connect(self.port) {
+                // PONG, or NOAUTH when a password is set: either way it serves.
+                match c.cmd(&["PING"]) {
+                    Ok(Frame::Simple(s)) if s == b"PONG" => return Ok(()),
+                    Ok(Frame::Error(e)) if e.starts_with(b"NOAUTH") => return Ok(()),
+                    _ => {}
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Err(format!("not ready after {limit:?}: {}", self.log()))
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.0.join("server.log")).unwrap_or_default()
+    }
+
+    pub fn client(&self) -> Client {
+        Client::connect(self.port).expect("connect to test server")
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A blocking RESP client over a real socket.
+pub struct Client {
+    pub stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Client {
+    pub fn connect(port: u16) -> std::io::Result<Client> {
+        let stream = TcpStream::connect(("127.0.0.1", port))?;
+        stream.set_nodelay(true)?;
+        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+        Ok(Client {
+            stream,
+            buf: Vec::new(),
+        })
+    }
+
+    pub fn send<A: AsRef<[u8]>>(&mut self, args: &[A]) -> std::io::Result<()> {
+        self.stream.write_all(&Frame::encode_command(args))
+    }
+
+    pub fn send_raw(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.stream.write_all(bytes)
+    }
+
+    /// Reads one reply frame.
+    pub fn read(&mut self) -> std::io::Result<Frame> {
+        loop {
+            match Frame::parse(&self.buf) {
+                Ok(Some((frame, used))) => {
+                    self.buf.drain(..used);
+                    return Ok(frame);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        e.to_string(),
+                    ))
+                }
+            }
+            let mut chunk = [0u8; 64 * 1024];
+            let n = self.stream.read(&mut chunk)?;
+            if n == 0 {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "connection closed",
+                ));
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    /// Reads with a deadline; Ok(None) on timeout.
+    pub fn read_timeout(&mut self, t: Duration) -> std::io::Result<Option<Frame>> {
+        self.stream.set_read_timeout(Some(t))?;
+        let r = match self.read() {
+            Ok(f) => Ok(Some(f)),
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        };
+        self.stream
+            .set_read_timeout(Some(Duration::from_secs(30)))?;
+        r
+    }
+
+    pub fn cmd<A: AsRef<[u8]>>(&mut self, args: &[A]) -> std::io::Result<Frame> {
+        self.send(args)?;
+        self.read()
+    }
+
+    /// Reads raw bytes until EOF or timeout (for protocol-error tests).
+    pub fn read_to_end_timeout(&mut self, t: Duration) -> Vec<u8> {
+        let _ = self.stream.set_read_timeout(Some(t));
+        let mut out = std::mem::take(&mut self.buf);
+        let mut chunk = [0u8; 4096];
+        while let Ok(n) = self.stream.read(&mut chunk) {
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&chunk[..n]);
+        }
+        out
+    }
+}
+
+/// Splits a case line with redis-cli-like quoting.
+pub fn split_line(line: &str) -> Option<Vec<Vec<u8>>> {
+    redis_ha_node::resp::request::split_args(line.as_bytes())
+}
