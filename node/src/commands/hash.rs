@@ -20,22 +20,166 @@ use crate::server::context::Ctx;
 use crate::util::number::{self, LongDoubleSum};
 
 pub static COMMANDS: &[CommandSpec] = &[
-    command!("hset", -4, WRITE | DENYOOM | FAST, (1, 1, 1), "hash", "2.0.0", "Set the string value of a hash field", hset),
-    command!("hsetnx", 4, WRITE | DENYOOM | FAST, (1, 1, 1), "hash", "2.0.0", "Set the value of a hash field, only if the field does not exist", hsetnx),
-    command!("hget", 3, READONLY | FAST, (1, 1, 1), "hash", "2.0.0", "Get the value of a hash field", hget),
-    command!("hmget", -3, READONLY | FAST, (1, 1, 1), "hash", "2.0.0", "Get the values of all the given hash fields", hmget),
-    command!("hmset", -4, WRITE | DENYOOM | FAST, (1, 1, 1), "hash", "2.0.0", "Set multiple hash fields to multiple values", hmset),
-    command!("hgetall", 2, READONLY, (1, 1, 1), "hash", "2.0.0", "Get all the fields and values in a hash", hgetall),
-    command!("hdel", -3, WRITE | FAST, (1, 1, 1), "hash", "2.0.0", "Delete one or more hash fields", hdel),
-    command!("hexists", 3, READONLY | FAST, (1, 1, 1), "hash", "2.0.0", "Determine if a hash field exists", hexists),
-    command!("hlen", 2, READONLY | FAST, (1, 1, 1), "hash", "2.0.0", "Get the number of fields in a hash", hlen),
-    command!("hkeys", 2, READONLY, (1, 1, 1), "hash", "2.0.0", "Get all the fields in a hash", hkeys),
-    command!("hvals", 2, READONLY, (1, 1, 1), "hash", "2.0.0", "Get all the values in a hash", hvals),
-    command!("hincrby", 4, WRITE | DENYOOM | FAST, (1, 1, 1), "hash", "2.0.0", "Increment the integer value of a hash field by the given number", hincrby),
-    command!("hincrbyfloat", 4, WRITE | DENYOOM | FAST, (1, 1, 1), "hash", "2.6.0", "Increment the float value of a hash field by the given amount", hincrbyfloat),
-    command!("hstrlen", 3, READONLY | FAST, (1, 1, 1), "hash", "3.2.0", "Get the length of the value of a hash field", hstrlen),
-    command!("hscan", -3, READONLY, (1, 1, 1), "hash", "2.8.0", "Incrementally iterate hash fields and associated values", hscan),
-    command!("hrandfield", -2, READONLY, (1, 1, 1), "hash", "6.2.0", "Get one or multiple random fields from a hash", hrandfield),
+    command!(
+        "hset",
+        -4,
+        WRITE | DENYOOM | FAST,
+        (1, 1, 1),
+        "hash",
+        "2.0.0",
+        "Set the string value of a hash field",
+        hset
+    ),
+    command!(
+        "hsetnx",
+        4,
+        WRITE | DENYOOM | FAST,
+        (1, 1, 1),
+        "hash",
+        "2.0.0",
+        "Set the value of a hash field, only if the field does not exist",
+        hsetnx
+    ),
+    command!(
+        "hget",
+        3,
+        READONLY | FAST,
+        (1, 1, 1),
+        "hash",
+        "2.0.0",
+        "Get the value of a hash field",
+        hget
+    ),
+    command!(
+        "hmget",
+        -3,
+        READONLY | FAST,
+        (1, 1, 1),
+        "hash",
+        "2.0.0",
+        "Get the values of all the given hash fields",
+        hmget
+    ),
+    command!(
+        "hmset",
+        -4,
+        WRITE | DENYOOM | FAST,
+        (1, 1, 1),
+        "hash",
+        "2.0.0",
+        "Set multiple hash fields to multiple values",
+        hmset
+    ),
+    command!(
+        "hgetall",
+        2,
+        READONLY,
+        (1, 1, 1),
+        "hash",
+        "2.0.0",
+        "Get all the fields and values in a hash",
+        hgetall
+    ),
+    command!(
+        "hdel",
+        -3,
+        WRITE | FAST,
+        (1, 1, 1),
+        "hash",
+        "2.0.0",
+        "Delete one or more hash fields",
+        hdel
+    ),
+    command!(
+        "hexists",
+        3,
+        READONLY | FAST,
+        (1, 1, 1),
+        "hash",
+        "2.0.0",
+        "Determine if a hash field exists",
+        hexists
+    ),
+    command!(
+        "hlen",
+        2,
+        READONLY | FAST,
+        (1, 1, 1),
+        "hash",
+        "2.0.0",
+        "Get the number of fields in a hash",
+        hlen
+    ),
+    command!(
+        "hkeys",
+        2,
+        READONLY,
+        (1, 1, 1),
+        "hash",
+        "2.0.0",
+        "Get all the fields in a hash",
+        hkeys
+    ),
+    command!(
+        "hvals",
+        2,
+        READONLY,
+        (1, 1, 1),
+        "hash",
+        "2.0.0",
+        "Get all the values in a hash",
+        hvals
+    ),
+    command!(
+        "hincrby",
+        4,
+        WRITE | DENYOOM | FAST,
+        (1, 1, 1),
+        "hash",
+        "2.0.0",
+        "Increment the integer value of a hash field by the given number",
+        hincrby
+    ),
+    command!(
+        "hincrbyfloat",
+        4,
+        WRITE | DENYOOM | FAST,
+        (1, 1, 1),
+        "hash",
+        "2.6.0",
+        "Increment the float value of a hash field by the given amount",
+        hincrbyfloat
+    ),
+    command!(
+        "hstrlen",
+        3,
+        READONLY | FAST,
+        (1, 1, 1),
+        "hash",
+        "3.2.0",
+        "Get the length of the value of a hash field",
+        hstrlen
+    ),
+    command!(
+        "hscan",
+        -3,
+        READONLY,
+        (1, 1, 1),
+        "hash",
+        "2.8.0",
+        "Incrementally iterate hash fields and associated values",
+        hscan
+    ),
+    command!(
+        "hrandfield",
+        -2,
+        READONLY,
+        (1, 1, 1),
+        "hash",
+        "6.2.0",
+        "Get one or multiple random fields from a hash",
+        hrandfield
+    ),
 ];
 
 // ---------------------------------------------------------------------------
@@ -71,14 +215,23 @@ pub(super) fn scan_cursor(arg: &[u8]) -> Result<u64, CmdError> {
             .and_then(|v| v.checked_add((d - b'0') as u64))
             .ok_or_else(invalid)?;
     }
-    Ok(if negative { value.wrapping_neg() } else { value })
+    Ok(if negative {
+        value.wrapping_neg()
+    } else {
+        value
+    })
 }
 
 /// One step over a big container by position, visiting from the end
 /// towards 0 like `Db::scan`, so that `swap_remove` (which moves the last
 /// element into the hole) only moves an already-visited element. The cursor
 /// is the number of positions still to visit; 0 starts and ends a scan.
-pub(super) fn scan_positions(len: usize, cursor: u64, count: usize, mut visit: impl FnMut(usize)) -> u64 {
+pub(super) fn scan_positions(
+    len: usize,
+    cursor: u64,
+    count: usize,
+    mut visit: impl FnMut(usize),
+) -> u64 {
     let len = len as u64;
     let mut next = if cursor == 0 { len } else { cursor.min(len) };
     let mut steps = 0;
@@ -153,7 +306,8 @@ fn set_field(h: &mut HashValue, field: &[u8], value: &[u8], limits: &EncodingLim
             false
         }
         None => {
-            h.map.insert(CompactBytes::new(field), CompactBytes::new(value));
+            h.map
+                .insert(CompactBytes::new(field), CompactBytes::new(value));
             true
         }
     };
@@ -193,7 +347,7 @@ fn hmset(ctx: &mut Ctx) -> CmdResult {
 
 /// HSET / HMSET: stores every field-value pair; returns how many fields are new.
 fn set_pairs(ctx: &mut Ctx) -> Result<usize, CmdError> {
-    if ctx.argc() % 2 != 0 {
+    if !ctx.argc().is_multiple_of(2) {
         return Err(CmdError::WrongArity(ctx.spec.name.to_string()));
     }
     let limits = ctx.limits();
@@ -265,14 +419,24 @@ fn hgetall(ctx: &mut Ctx) -> CmdResult {
 fn hkeys(ctx: &mut Ctx) -> CmdResult {
     let (db, reply, args) = split(ctx);
     let h = read_hash(db, &args[1])?;
-    reply.bulks(h.into_iter().flat_map(|h| h.map.keys()).map(|k| &k[..]).collect::<Vec<_>>());
+    reply.bulks(
+        h.into_iter()
+            .flat_map(|h| h.map.keys())
+            .map(|k| &k[..])
+            .collect::<Vec<_>>(),
+    );
     Ok(())
 }
 
 fn hvals(ctx: &mut Ctx) -> CmdResult {
     let (db, reply, args) = split(ctx);
     let h = read_hash(db, &args[1])?;
-    reply.bulks(h.into_iter().flat_map(|h| h.map.values()).map(|v| &v[..]).collect::<Vec<_>>());
+    reply.bulks(
+        h.into_iter()
+            .flat_map(|h| h.map.values())
+            .map(|v| &v[..])
+            .collect::<Vec<_>>(),
+    );
     Ok(())
 }
 
@@ -334,7 +498,8 @@ fn hincrby(ctx: &mut Ctx) -> CmdResult {
     let (db, reply, args) = split(ctx);
     let (key, field) = (&args[1], &args[2]);
     let current = match field_value(db, key, field)? {
-        Some(v) => number::parse_i64(&v).ok_or_else(|| CmdError::msg("ERR hash value is not an integer"))?,
+        Some(v) => number::parse_i64(&v)
+            .ok_or_else(|| CmdError::msg("ERR hash value is not an integer"))?,
         None => 0,
     };
     let value = current
@@ -353,7 +518,10 @@ fn hincrbyfloat(ctx: &mut Ctx) -> CmdResult {
         return Err(CmdError::NotFloat);
     }
     // An infinite increment is refused before the key is even looked at.
-    if matches!(number::add_long_double(None, &incr), LongDoubleSum::NanOrInfinity) {
+    if matches!(
+        number::add_long_double(None, &incr),
+        LongDoubleSum::NanOrInfinity
+    ) {
         return Err(CmdError::msg("ERR value is NaN or Infinity"));
     }
     let limits = ctx.limits();
@@ -364,7 +532,9 @@ fn hincrbyfloat(ctx: &mut Ctx) -> CmdResult {
         LongDoubleSum::Ok(text) => text,
         // The increment is valid, so it is the stored value that is not.
         LongDoubleSum::NotAFloat => return Err(CmdError::msg("ERR hash value is not a float")),
-        LongDoubleSum::NanOrInfinity => return Err(CmdError::msg("ERR increment would produce NaN or Infinity")),
+        LongDoubleSum::NanOrInfinity => {
+            return Err(CmdError::msg("ERR increment would produce NaN or Infinity"))
+        }
     };
     set_field(hash_or_create(db, &key)?, &field, &text, &limits);
     reply.bulk(&text);
@@ -386,7 +556,9 @@ fn hscan(ctx: &mut Ctx) -> CmdResult {
     let mut entries: Vec<(&CompactBytes, &CompactBytes)> = Vec::new();
     // A listpack hash is returned whole in one call, with cursor 0.
     let next = if h.big {
-        scan_positions(h.map.len(), cursor, opts.count, |i| entries.extend(h.map.get_index(i)))
+        scan_positions(h.map.len(), cursor, opts.count, |i| {
+            entries.extend(h.map.get_index(i))
+        })
     } else {
         entries.extend(&h.map);
         0
@@ -466,7 +638,11 @@ fn reply_field(reply: &mut Reply, (f, v): (&CompactBytes, &CompactBytes), with_v
 
 fn reply_random_fields(reply: &mut Reply, h: &HashValue, opts: &RandOptions) -> CmdResult {
     let size = h.map.len();
-    let elements_per_pick = if opts.with_values && !reply.resp3 { 2 } else { 1 };
+    let elements_per_pick = if opts.with_values && !reply.resp3 {
+        2
+    } else {
+        1
+    };
     let mut rng = rand::thread_rng();
     if opts.count < 0 {
         // Repeats allowed: `|count|` independent picks.
@@ -501,6 +677,83 @@ fn reply_random_fields(reply: &mut Reply, h: &HashValue, opts: &RandOptions) -> 
     Ok(())
 }
 
+/// Runs commands on an in-process server and records what they propagate.
+#[cfg(test)]
+pub(super) mod harness {
+    use std::sync::{Arc, Mutex};
+
+    use bytes::Bytes;
+
+    use crate::config::Config;
+    use crate::resp::Reply;
+    use crate::server::client::ClientState;
+    use crate::server::exec::execute;
+    use crate::server::repl_log::StreamSink;
+    use crate::server::state::ServerState;
+
+    struct Capture(Arc<Mutex<Vec<u8>>>);
+
+    impl StreamSink for Capture {
+        fn write(&mut self, chunk: &Bytes) {
+            if let Ok(mut out) = self.0.lock() {
+                out.extend_from_slice(chunk);
+            }
+        }
+    }
+
+    pub struct Server {
+        state: ServerState,
+        client: ClientState,
+        stream: Arc<Mutex<Vec<u8>>>,
+    }
+
+    impl Server {
+        pub fn new() -> Server {
+            let mut state = ServerState::new(Config::default());
+            let stream = Arc::new(Mutex::new(Vec::new()));
+            state.repl_log.active = true;
+            state.repl_log.sinks.push(Box::new(Capture(stream.clone())));
+            Server {
+                state,
+                client: ClientState::new(1, String::new(), true),
+                stream,
+            }
+        }
+
+        /// Runs one command (space-separated words); returns the raw reply.
+        pub fn run(&mut self, line: &str) -> String {
+            let args = line
+                .split(' ')
+                .map(|w| Bytes::from(w.to_string()))
+                .collect();
+            let mut reply = Reply::new(false);
+            let _ = execute(&mut self.state, &mut self.client, &mut reply, args);
+            String::from_utf8_lossy(&reply.take()).into_owned()
+        }
+
+        /// The propagated commands since the last call, one per line,
+        /// arguments joined by spaces (SELECT lines left out).
+        pub fn propagated(&mut self) -> Vec<String> {
+            let raw = self
+                .stream
+                .lock()
+                .map(|mut s| std::mem::take(&mut *s))
+                .unwrap_or_default();
+            let text = String::from_utf8_lossy(&raw).into_owned();
+            let mut commands = Vec::new();
+            let mut lines = text.split("\r\n").filter(|l| !l.is_empty());
+            while let Some(header) = lines.next() {
+                let n: usize = header.trim_start_matches('*').parse().unwrap_or(0);
+                let words: Vec<&str> = (0..n).filter_map(|_| lines.nth(1)).collect();
+                if words.first() != Some(&"SELECT") {
+                    commands.push(words.join(" "));
+                }
+            }
+            commands
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -513,8 +766,20 @@ mod tests {
         assert_eq!(scan_cursor(b"+5"), Ok(5));
         assert_eq!(scan_cursor(b"-1"), Ok(u64::MAX));
         assert_eq!(scan_cursor(b"18446744073709551615"), Ok(u64::MAX));
-        for bad in [&b"18446744073709551616"[..], b" 1", b"1 ", b"0x10", b"-", b"+", b"1.5"] {
-            assert!(scan_cursor(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+        for bad in [
+            &b"18446744073709551616"[..],
+            b" 1",
+            b"1 ",
+            b"0x10",
+            b"-",
+            b"+",
+            b"1.5",
+        ] {
+            assert!(
+                scan_cursor(bad).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 
@@ -567,7 +832,11 @@ mod tests {
     #[test]
     fn withvalues_count_range() {
         let args = |c: &str, extra: &[&str]| {
-            let mut v = vec![Bytes::from("hrandfield"), Bytes::from("h"), Bytes::from(c.to_string())];
+            let mut v = vec![
+                Bytes::from("hrandfield"),
+                Bytes::from("h"),
+                Bytes::from(c.to_string()),
+            ];
             v.extend(extra.iter().map(|s| Bytes::from(s.to_string())));
             v
         };
@@ -575,6 +844,36 @@ mod tests {
         assert!(hrandfield_options(&args("-4611686018427387904", &["WITHVALUES"])).is_err());
         assert!(hrandfield_options(&args("-9223372036854775807", &[])).is_ok());
         assert!(hrandfield_options(&args("-9223372036854775808", &[])).is_err());
-        assert_eq!(hrandfield_options(&args("1", &["x"])).err(), Some(CmdError::Syntax));
+        assert_eq!(
+            hrandfield_options(&args("1", &["x"])).err(),
+            Some(CmdError::Syntax)
+        );
+    }
+    #[test]
+    fn hincrbyfloat_propagates_hset_with_the_result() {
+        let mut srv = harness::Server::new();
+        srv.run("HSET h f 1.5");
+        srv.propagated();
+        assert_eq!(srv.run("HINCRBYFLOAT h f 1"), "$3\r\n2.5\r\n");
+        srv.run("HINCRBYFLOAT h g 2.5e3");
+        assert_eq!(srv.propagated(), ["HSET h f 2.5", "HSET h g 2500"]);
+        srv.run("HINCRBYFLOAT h f x");
+        srv.run("HGET h f");
+        assert!(srv.propagated().is_empty());
+    }
+
+    #[test]
+    fn hash_writes_propagate_verbatim_when_they_change_something() {
+        let mut srv = harness::Server::new();
+        srv.run("HSET h a 1");
+        srv.run("HSET h a 1");
+        srv.run("HSETNX h a 2");
+        srv.run("HDEL h zz");
+        srv.run("HDEL h a");
+        srv.run("HINCRBY h n 3");
+        assert_eq!(
+            srv.propagated(),
+            ["HSET h a 1", "HSET h a 1", "HDEL h a", "HINCRBY h n 3"]
+        );
     }
 }

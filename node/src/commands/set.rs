@@ -23,23 +23,176 @@ use crate::server::context::Ctx;
 use crate::util::number;
 
 pub static COMMANDS: &[CommandSpec] = &[
-    command!("sadd", -3, WRITE | DENYOOM | FAST, (1, 1, 1), "set", "1.0.0", "Add one or more members to a set", sadd),
-    command!("srem", -3, WRITE | FAST, (1, 1, 1), "set", "1.0.0", "Remove one or more members from a set", srem),
-    command!("smembers", 2, READONLY, (1, 1, 1), "set", "1.0.0", "Get all the members in a set", smembers),
-    command!("sismember", 3, READONLY | FAST, (1, 1, 1), "set", "1.0.0", "Determine if a given value is a member of a set", sismember),
-    command!("smismember", -3, READONLY | FAST, (1, 1, 1), "set", "6.2.0", "Returns the membership associated with the given elements for a set", smismember),
-    command!("scard", 2, READONLY | FAST, (1, 1, 1), "set", "1.0.0", "Get the number of members in a set", scard),
-    command!("spop", -2, WRITE | FAST, (1, 1, 1), "set", "1.0.0", "Remove and return one or multiple random members from a set", spop),
-    command!("srandmember", -2, READONLY, (1, 1, 1), "set", "1.0.0", "Get one or multiple random members from a set", srandmember),
-    command!("smove", 4, WRITE | FAST, (1, 2, 1), "set", "1.0.0", "Move a member from one set to another", smove),
-    command!("sinter", -2, READONLY, (1, -1, 1), "set", "1.0.0", "Intersect multiple sets", sinter),
-    command!("sintercard", -3, READONLY, (0, 0, 0), "set", "7.0.0", "Intersect multiple sets and return the cardinality of the result", sintercard),
-    command!("sinterstore", -3, WRITE | DENYOOM, (1, -1, 1), "set", "1.0.0", "Intersect multiple sets and store the resulting set in a key", sinterstore),
-    command!("sunion", -2, READONLY, (1, -1, 1), "set", "1.0.0", "Add multiple sets", sunion),
-    command!("sunionstore", -3, WRITE | DENYOOM, (1, -1, 1), "set", "1.0.0", "Add multiple sets and store the resulting set in a key", sunionstore),
-    command!("sdiff", -2, READONLY, (1, -1, 1), "set", "1.0.0", "Subtract multiple sets", sdiff),
-    command!("sdiffstore", -3, WRITE | DENYOOM, (1, -1, 1), "set", "1.0.0", "Subtract multiple sets and store the resulting set in a key", sdiffstore),
-    command!("sscan", -3, READONLY, (1, 1, 1), "set", "2.8.0", "Incrementally iterate Set elements", sscan),
+    command!(
+        "sadd",
+        -3,
+        WRITE | DENYOOM | FAST,
+        (1, 1, 1),
+        "set",
+        "1.0.0",
+        "Add one or more members to a set",
+        sadd
+    ),
+    command!(
+        "srem",
+        -3,
+        WRITE | FAST,
+        (1, 1, 1),
+        "set",
+        "1.0.0",
+        "Remove one or more members from a set",
+        srem
+    ),
+    command!(
+        "smembers",
+        2,
+        READONLY,
+        (1, 1, 1),
+        "set",
+        "1.0.0",
+        "Get all the members in a set",
+        smembers
+    ),
+    command!(
+        "sismember",
+        3,
+        READONLY | FAST,
+        (1, 1, 1),
+        "set",
+        "1.0.0",
+        "Determine if a given value is a member of a set",
+        sismember
+    ),
+    command!(
+        "smismember",
+        -3,
+        READONLY | FAST,
+        (1, 1, 1),
+        "set",
+        "6.2.0",
+        "Returns the membership associated with the given elements for a set",
+        smismember
+    ),
+    command!(
+        "scard",
+        2,
+        READONLY | FAST,
+        (1, 1, 1),
+        "set",
+        "1.0.0",
+        "Get the number of members in a set",
+        scard
+    ),
+    command!(
+        "spop",
+        -2,
+        WRITE | FAST,
+        (1, 1, 1),
+        "set",
+        "1.0.0",
+        "Remove and return one or multiple random members from a set",
+        spop
+    ),
+    command!(
+        "srandmember",
+        -2,
+        READONLY,
+        (1, 1, 1),
+        "set",
+        "1.0.0",
+        "Get one or multiple random members from a set",
+        srandmember
+    ),
+    command!(
+        "smove",
+        4,
+        WRITE | FAST,
+        (1, 2, 1),
+        "set",
+        "1.0.0",
+        "Move a member from one set to another",
+        smove
+    ),
+    command!(
+        "sinter",
+        -2,
+        READONLY,
+        (1, -1, 1),
+        "set",
+        "1.0.0",
+        "Intersect multiple sets",
+        sinter
+    ),
+    command!(
+        "sintercard",
+        -3,
+        READONLY,
+        (0, 0, 0),
+        "set",
+        "7.0.0",
+        "Intersect multiple sets and return the cardinality of the result",
+        sintercard
+    ),
+    command!(
+        "sinterstore",
+        -3,
+        WRITE | DENYOOM,
+        (1, -1, 1),
+        "set",
+        "1.0.0",
+        "Intersect multiple sets and store the resulting set in a key",
+        sinterstore
+    ),
+    command!(
+        "sunion",
+        -2,
+        READONLY,
+        (1, -1, 1),
+        "set",
+        "1.0.0",
+        "Add multiple sets",
+        sunion
+    ),
+    command!(
+        "sunionstore",
+        -3,
+        WRITE | DENYOOM,
+        (1, -1, 1),
+        "set",
+        "1.0.0",
+        "Add multiple sets and store the resulting set in a key",
+        sunionstore
+    ),
+    command!(
+        "sdiff",
+        -2,
+        READONLY,
+        (1, -1, 1),
+        "set",
+        "1.0.0",
+        "Subtract multiple sets",
+        sdiff
+    ),
+    command!(
+        "sdiffstore",
+        -3,
+        WRITE | DENYOOM,
+        (1, -1, 1),
+        "set",
+        "1.0.0",
+        "Subtract multiple sets and store the resulting set in a key",
+        sdiffstore
+    ),
+    command!(
+        "sscan",
+        -3,
+        READONLY,
+        (1, 1, 1),
+        "set",
+        "2.8.0",
+        "Incrementally iterate Set elements",
+        sscan
+    ),
 ];
 
 // ---------------------------------------------------------------------------
@@ -75,7 +228,10 @@ fn set_or_create<'a>(db: &'a mut Db, key: &[u8]) -> Result<&'a mut SetValue, Cmd
 /// when it gets a non-integer member or grows past set-max-intset-entries.
 fn add_member(s: &mut SetValue, member: &[u8], limits: &EncodingLimits) -> bool {
     let added = s.members.insert(CompactBytes::new(member));
-    if added && !s.big && (s.members.len() > limits.set_max_intset_entries || number::parse_i64(member).is_none()) {
+    if added
+        && !s.big
+        && (s.members.len() > limits.set_max_intset_entries || number::parse_i64(member).is_none())
+    {
         s.big = true;
     }
     added
@@ -89,7 +245,10 @@ fn remove_member(s: &mut SetValue, member: &[u8]) -> bool {
 
 /// A new set holding `members`, encoded as Redis would encode a set built
 /// by adding them one by one to an empty intset.
-fn build_set<'m>(members: impl IntoIterator<Item = &'m CompactBytes>, limits: &EncodingLimits) -> SetValue {
+fn build_set<'m>(
+    members: impl IntoIterator<Item = &'m CompactBytes>,
+    limits: &EncodingLimits,
+) -> SetValue {
     let mut s = SetValue::default();
     for m in members {
         add_member(&mut s, m, limits);
@@ -98,7 +257,7 @@ fn build_set<'m>(members: impl IntoIterator<Item = &'m CompactBytes>, limits: &E
 }
 
 /// Writes a set-typed reply (`~` in RESP3) of `members`.
-fn reply_set_members<'m>(reply: &mut Reply, members: &[&'m CompactBytes]) {
+fn reply_set_members(reply: &mut Reply, members: &[&CompactBytes]) {
     reply.set_len(members.len());
     for m in members {
         reply.bulk(m);
@@ -108,7 +267,11 @@ fn reply_set_members<'m>(reply: &mut Reply, members: &[&'m CompactBytes]) {
 /// Looks up every key (type-checking all of them first, as Redis 7.0 does)
 /// and returns the sets, None for missing keys. Writing commands look keys
 /// up without touching the hit/miss statistics, like lookupKeyWrite.
-fn load_sets<'a>(db: &'a mut Db, keys: &[Bytes], for_write: bool) -> Result<Vec<Option<&'a SetValue>>, CmdError> {
+fn load_sets<'a>(
+    db: &'a mut Db,
+    keys: &[Bytes],
+    for_write: bool,
+) -> Result<Vec<Option<&'a SetValue>>, CmdError> {
     for key in keys {
         let value = if for_write {
             db.get_mut(key).map(|e| &e.value)
@@ -158,7 +321,10 @@ fn intersection<'s>(sets: &[Option<&'s SetValue>], limit: usize) -> Vec<&'s Comp
 
 /// Every member of any set; missing sets count as empty.
 fn union(sets: &[Option<&SetValue>], limits: &EncodingLimits) -> SetValue {
-    build_set(sets.iter().flatten().flat_map(|s| s.ordered_members()), limits)
+    build_set(
+        sets.iter().flatten().flat_map(|s| s.ordered_members()),
+        limits,
+    )
 }
 
 /// Members of the first set that are in none of the others.
@@ -217,7 +383,9 @@ fn srem(ctx: &mut Ctx) -> CmdResult {
 
 fn smembers(ctx: &mut Ctx) -> CmdResult {
     let (db, reply, args) = split(ctx);
-    let members = read_set(db, &args[1])?.map(SetValue::ordered_members).unwrap_or_default();
+    let members = read_set(db, &args[1])?
+        .map(SetValue::ordered_members)
+        .unwrap_or_default();
     reply_set_members(reply, &members);
     Ok(())
 }
@@ -264,7 +432,12 @@ fn sscan(ctx: &mut Ctx) -> CmdResult {
             }
         })
     } else {
-        items.extend(s.ordered_members().into_iter().filter(|m| opts.matches(m)).map(|m| &m[..]));
+        items.extend(
+            s.ordered_members()
+                .into_iter()
+                .filter(|m| opts.matches(m))
+                .map(|m| &m[..]),
+        );
         0
     };
     args::reply_scan(reply, next, &items);
@@ -309,7 +482,11 @@ fn spop_one(ctx: &mut Ctx) -> CmdResult {
         db.delete(key);
     }
     reply.bulk(&member);
-    let argv = vec![Ctx::word("SREM"), key.clone(), Bytes::copy_from_slice(&member)];
+    let argv = vec![
+        Ctx::word("SREM"),
+        key.clone(),
+        Bytes::copy_from_slice(&member),
+    ];
     ctx.dirty(1);
     ctx.propagate_as(argv);
     Ok(())
@@ -349,7 +526,11 @@ fn spop_many(ctx: &mut Ctx, count: usize) -> CmdResult {
     reply_set_members(reply, &popped.iter().collect::<Vec<_>>());
     ctx.dirty(count as u64 + 1);
     for m in popped {
-        ctx.propagate_as(vec![Ctx::word("SREM"), key.clone(), Bytes::copy_from_slice(&m)]);
+        ctx.propagate_as(vec![
+            Ctx::word("SREM"),
+            key.clone(),
+            Bytes::copy_from_slice(&m),
+        ]);
     }
     Ok(())
 }
@@ -374,7 +555,14 @@ fn keep_random(s: &mut SetValue, remaining: usize, limits: &EncodingLimits) -> V
     for i in rand::seq::index::sample(&mut rand::thread_rng(), s.members.len(), remaining) {
         keep[i] = true;
     }
-    let survivors = build_set(s.members.iter().enumerate().filter(|(i, _)| keep[*i]).map(|(_, m)| m), limits);
+    let survivors = build_set(
+        s.members
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| keep[*i])
+            .map(|(_, m)| m),
+        limits,
+    );
     let old = std::mem::replace(s, survivors);
     let old_order = old.ordered_members();
     old_order
@@ -559,7 +747,9 @@ fn sintercard_args(args: &[Bytes]) -> Result<(std::ops::Range<usize>, usize), Cm
         .ok_or_else(|| CmdError::msg("ERR numkeys should be greater than 0"))?;
     let available = (args.len() - 2) as i64;
     if numkeys > available {
-        return Err(CmdError::msg("ERR Number of keys can't be greater than number of args"));
+        return Err(CmdError::msg(
+            "ERR Number of keys can't be greater than number of args",
+        ));
     }
     let keys = 2..2 + numkeys as usize;
     let mut limit = 0;
@@ -600,7 +790,9 @@ mod tests {
     }
 
     fn names(v: &[&CompactBytes]) -> Vec<String> {
-        v.iter().map(|m| String::from_utf8_lossy(m).into_owned()).collect()
+        v.iter()
+            .map(|m| String::from_utf8_lossy(m).into_owned())
+            .collect()
     }
 
     #[test]
@@ -657,16 +849,85 @@ mod tests {
 
     #[test]
     fn sintercard_parsing() {
-        let argv = |v: &[&str]| v.iter().map(|s| Bytes::from(s.to_string())).collect::<Vec<_>>();
-        let (keys, limit) = sintercard_args(&argv(&["sintercard", "2", "a", "b", "LIMIT", "3"])).unwrap_or((0..0, 99));
+        let argv = |v: &[&str]| {
+            v.iter()
+                .map(|s| Bytes::from(s.to_string()))
+                .collect::<Vec<_>>()
+        };
+        let (keys, limit) = sintercard_args(&argv(&["sintercard", "2", "a", "b", "LIMIT", "3"]))
+            .unwrap_or((0..0, 99));
         assert_eq!((keys, limit), (2..4, 3));
         let err = |v: &[&str]| sintercard_args(&argv(v)).err().map(|e| e.text());
-        assert_eq!(err(&["sintercard", "0", "a"]).as_deref(), Some("ERR numkeys should be greater than 0"));
+        assert_eq!(
+            err(&["sintercard", "0", "a"]).as_deref(),
+            Some("ERR numkeys should be greater than 0")
+        );
         assert_eq!(
             err(&["sintercard", "3", "a"]).as_deref(),
             Some("ERR Number of keys can't be greater than number of args")
         );
-        assert_eq!(err(&["sintercard", "1", "a", "limit", "-1"]).as_deref(), Some("ERR LIMIT can't be negative"));
-        assert_eq!(err(&["sintercard", "1", "a", "limit"]).as_deref(), Some("ERR syntax error"));
+        assert_eq!(
+            err(&["sintercard", "1", "a", "limit", "-1"]).as_deref(),
+            Some("ERR LIMIT can't be negative")
+        );
+        assert_eq!(
+            err(&["sintercard", "1", "a", "limit"]).as_deref(),
+            Some("ERR syntax error")
+        );
+    }
+    #[test]
+    fn spop_propagates_srem_or_del() {
+        use super::super::hash::harness::Server;
+        let mut srv = Server::new();
+        srv.run("SADD s 1 2 3 4 5 6 7 8 9 10 a b c");
+        srv.propagated();
+        // Few members: one SREM per popped member (wrapped in MULTI/EXEC).
+        srv.run("SPOP s 2");
+        let ops = srv.propagated();
+        assert_eq!(ops.len(), 4, "{ops:?}");
+        assert_eq!((ops[0].as_str(), ops[3].as_str()), ("MULTI", "EXEC"));
+        assert!(ops[1].starts_with("SREM s ") && ops[2].starts_with("SREM s "));
+        // Most members: the set is rebuilt, still one SREM per popped member.
+        srv.run("SPOP s 10");
+        let ops = srv.propagated();
+        assert_eq!(ops.len(), 12, "{ops:?}");
+        assert_eq!(srv.run("SCARD s"), ":1\r\n");
+        // Everything: a single DEL.
+        srv.run("SADD t 1 2 3");
+        srv.propagated();
+        srv.run("SPOP t 5");
+        assert_eq!(srv.propagated(), ["DEL t"]);
+        // Without a count: SREM, even for the last member.
+        srv.run("SADD e x");
+        srv.propagated();
+        srv.run("SPOP e");
+        assert_eq!(srv.propagated(), ["SREM e x"]);
+        srv.run("SPOP e");
+        srv.run("SPOP e 3");
+        srv.run("SPOP s 0");
+        assert!(srv.propagated().is_empty());
+    }
+
+    #[test]
+    fn store_commands_propagate_only_real_changes() {
+        use super::super::hash::harness::Server;
+        let mut srv = Server::new();
+        srv.run("SADD e 5 6");
+        srv.run("SINTERSTORE d e e");
+        srv.run("SINTERSTORE d nokey e");
+        srv.run("SUNIONSTORE d nokey");
+        srv.run("SMOVE e d 5");
+        srv.run("SMOVE e d 9");
+        srv.run("SADD e 6");
+        srv.run("SREM e 7");
+        assert_eq!(
+            srv.propagated(),
+            [
+                "SADD e 5 6",
+                "SINTERSTORE d e e",
+                "SINTERSTORE d nokey e",
+                "SMOVE e d 5"
+            ]
+        );
     }
 }
