@@ -734,8 +734,13 @@ fn store_result(ctx: &mut Ctx, result: SetValue) -> CmdResult {
         true
     };
     reply.int(n as i64);
+    // Only the destination changed: WATCHes on the sources stay valid.
+    ctx.signal_only_touched();
     if changed {
         ctx.dirty(1);
+        let db = ctx.db_index();
+        let dst = ctx.args[1].clone();
+        ctx.touch(db, &dst);
     }
     Ok(())
 }

@@ -35,6 +35,9 @@ pub struct Ctx<'a> {
     pub block: Option<BlockRequest>,
     /// Keys (db, key) modified besides the command's own key arguments.
     pub extra_modified: Vec<(usize, CompactBytes)>,
+    /// Whether the executor signals every key argument as modified when
+    /// the command changed something (false: only the `touch`ed keys).
+    pub signal_key_args: bool,
 }
 
 impl<'a> Ctx<'a> {
@@ -86,6 +89,13 @@ impl<'a> Ctx<'a> {
     /// Marks a key as modified (WATCH, blocked clients) beyond the key arguments.
     pub fn touch(&mut self, db: usize, key: &[u8]) {
         self.extra_modified.push((db, CompactBytes::new(key)));
+    }
+
+    /// Signals only the keys passed to `touch`, not every key argument: for
+    /// commands that read some keys and write others (SINTERSTORE's sources
+    /// are not modified, so WATCHes on them must survive).
+    pub fn signal_only_touched(&mut self) {
+        self.signal_key_args = false;
     }
 
     /// Asks to wait for `keys`. Inside MULTI/EXEC commands never block: the
