@@ -245,8 +245,9 @@ pub(super) fn scan_positions(
 
 /// Replies of random-element commands with a negative count may repeat
 /// elements without bound; Redis streams them into an unlimited output
-/// buffer. We refuse to build a reply past this size instead.
-pub(super) const MAX_RANDOM_REPLY_BYTES: usize = 256 << 20;
+/// buffer. We refuse to build a reply past this size instead: it is built
+/// while the keyspace is locked, so it also bounds the time others wait.
+pub(super) const MAX_RANDOM_REPLY_BYTES: usize = 64 << 20;
 
 pub(super) fn check_random_reply_size(reply: &Reply, mark: usize) -> CmdResult {
     if reply.len() - mark > MAX_RANDOM_REPLY_BYTES {
