@@ -256,6 +256,19 @@ fn build_set<'m>(
     s
 }
 
+/// The members in the order of a copy of `s` built from scratch (what
+/// Redis lists for a set it computes): sorted when they fit an intset, even
+/// if `s` itself was converted to a hashtable earlier.
+fn rebuilt_order<'s>(s: &'s SetValue, limits: &EncodingLimits) -> Vec<&'s CompactBytes> {
+    let mut members: Vec<&CompactBytes> = s.members.iter().collect();
+    let fits_intset = members.len() <= limits.set_max_intset_entries
+        && members.iter().all(|m| number::parse_i64(m).is_some());
+    if fits_intset {
+        members.sort_by_key(|m| number::parse_i64(m).unwrap_or(0));
+    }
+    members
+}
+
 /// Writes a set-typed reply (`~` in RESP3) of `members`.
 fn reply_set_members(reply: &mut Reply, members: &[&CompactBytes]) {
     reply.set_len(members.len());
@@ -511,7 +524,9 @@ fn spop_many(ctx: &mut Ctx, count: usize) -> CmdResult {
     }
     if count >= size {
         // Everything goes: reply the whole set, delete it, replicate a DEL.
-        reply_set_members(reply, &s.ordered_members());
+        // Redis replies through a union of this one set, which is a new set:
+        // sorted whenever its members fit an intset, whatever `s` was.
+        reply_set_members(reply, &rebuilt_order(s, &limits));
         db.delete(&key);
         ctx.dirty(size as u64 + 1);
         ctx.propagate_as(vec![Ctx::word("DEL"), key]);
