@@ -854,6 +854,17 @@ mod tests {
     }
 
     #[test]
+    fn rebuilt_order_sorts_integer_members_of_a_hashtable() {
+        let limits = EncodingLimits::default();
+        let mut s = set_of(&["10", "x", "2", "-1"]);
+        assert!(s.big);
+        assert_eq!(names(&rebuilt_order(&s, &limits)), ["10", "x", "2", "-1"]);
+        remove_member(&mut s, b"x");
+        assert!(s.big, "a hashtable never converts back");
+        assert_eq!(names(&rebuilt_order(&s, &limits)), ["-1", "2", "10"]);
+    }
+
+    #[test]
     fn spop_rebuild_keeps_the_rest() {
         let limits = EncodingLimits::default();
         let mut s = set_of(&["1", "2", "3", "4", "5", "6", "7", "x"]);
