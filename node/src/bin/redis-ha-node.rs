@@ -114,18 +114,36 @@ fn main() -> ExitCode {
         "Redis version={REDIS_VERSION}, redis-ha-node={HA_VERSION}, bits=64, pid={}, just started",
         std::process::id()
     );
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    // io-threads 1 (the default, as in Redis) runs everything on one thread;
+    // more threads let parsing and socket I/O use other cores.
+    let runtime = if config.settings.io_threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(config.settings.io_threads)
+            .enable_all()
+            .build()
+    };
+    let runtime = match runtime {
         Ok(r) => r,
         Err(e) => {
             eprintln!("Can't start the runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(redis_ha_node::server::run(config)) {
+    let pidfile = config.settings.pidfile.clone();
+    if !pidfile.is_empty() {
+        if let Err(e) = std::fs::write(&pidfile, format!("{}\n", std::process::id())) {
+            redis_ha_node::warning!("Failed to write PID file {pidfile}: {e}");
+        }
+    }
+    let result = runtime.block_on(redis_ha_node::server::run(config));
+    if !pidfile.is_empty() {
+        let _ = std::fs::remove_file(&pidfile);
+    }
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             redis_ha_node::warning!("{e}");

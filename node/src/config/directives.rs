@@ -177,16 +177,11 @@ pub static DIRECTIVES: &[Directive] = &[
     d!(
         "client-output-buffer-limit",
         Kind::ClientOutputBufferLimit,
-        "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"
-    ),
-    d!("maxmemory-clients", Kind::MemoryOrPercent, "0", noeffect),
-    d!(
-        "io-threads",
-        Kind::Int { min: 1, max: 128 },
-        "1",
-        immutable,
+        "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
         noeffect
     ),
+    d!("maxmemory-clients", Kind::MemoryOrPercent, "0", noeffect),
+    d!("io-threads", Kind::Int { min: 1, max: 128 }, "1", immutable),
     d!("io-threads-do-reads", Kind::Bool, "no", immutable, noeffect),
     d!(
         "max-new-connections-per-cycle",
@@ -315,17 +310,18 @@ pub static DIRECTIVES: &[Directive] = &[
     d!("ignore-warnings", Kind::Str, "", noeffect),
     d!("locale-collate", Kind::Str, "", noeffect),
     // Snapshotting.
-    d!("save", Kind::Save, "3600 1 300 100 60 10000"),
-    d!("stop-writes-on-bgsave-error", Kind::Bool, "yes"),
-    d!("rdbcompression", Kind::Bool, "yes"),
-    d!("rdbchecksum", Kind::Bool, "yes"),
+    d!("save", Kind::Save, "3600 1 300 100 60 10000", noeffect),
+    d!("stop-writes-on-bgsave-error", Kind::Bool, "yes", noeffect),
+    d!("rdbcompression", Kind::Bool, "yes", noeffect),
+    d!("rdbchecksum", Kind::Bool, "yes", noeffect),
     d!(
         "sanitize-dump-payload",
         Kind::Enum(&["no", "yes", "clients"]),
-        "no"
+        "no",
+        noeffect
     ),
     d!("dbfilename", Kind::Str, "dump.rdb"),
-    d!("rdb-del-sync-files", Kind::Bool, "no"),
+    d!("rdb-del-sync-files", Kind::Bool, "no", noeffect),
     d!("dir", Kind::Str, "."),
     d!("rdb-save-incremental-fsync", Kind::Bool, "yes", noeffect),
     d!(
@@ -334,7 +330,8 @@ pub static DIRECTIVES: &[Directive] = &[
             min: i64::MIN,
             max: I64MAX
         },
-        "0"
+        "0",
+        noeffect
     ),
     d!(
         "key-load-delay",
@@ -346,19 +343,20 @@ pub static DIRECTIVES: &[Directive] = &[
         noeffect
     ),
     // Replication.
-    d!("replicaof", Kind::ReplicaOf, "", alias "slaveof"),
-    d!("masterauth", Kind::Str, ""),
-    d!("masteruser", Kind::Str, ""),
-    d!("replica-serve-stale-data", Kind::Bool, "yes", alias "slave-serve-stale-data"),
-    d!("replica-read-only", Kind::Bool, "yes", alias "slave-read-only"),
-    d!("repl-diskless-sync", Kind::Bool, "yes"),
+    d!("replicaof", Kind::ReplicaOf, "", alias "slaveof", noeffect),
+    d!("masterauth", Kind::Str, "", noeffect),
+    d!("masteruser", Kind::Str, "", noeffect),
+    d!("replica-serve-stale-data", Kind::Bool, "yes", alias "slave-serve-stale-data", noeffect),
+    d!("replica-read-only", Kind::Bool, "yes", alias "slave-read-only", noeffect),
+    d!("repl-diskless-sync", Kind::Bool, "yes", noeffect),
     d!(
         "repl-diskless-sync-delay",
         Kind::Int {
             min: 0,
             max: I32MAX
         },
-        "5"
+        "5",
+        noeffect
     ),
     d!(
         "repl-diskless-sync-max-replicas",
@@ -366,30 +364,34 @@ pub static DIRECTIVES: &[Directive] = &[
             min: 0,
             max: I32MAX
         },
-        "0"
+        "0",
+        noeffect
     ),
     d!(
         "repl-diskless-load",
         Kind::Enum(&["disabled", "on-empty-db", "swapdb"]),
-        "disabled"
+        "disabled",
+        noeffect
     ),
-    d!("repl-ping-replica-period", Kind::Int { min: 1, max: I32MAX }, "10", alias "repl-ping-slave-period"),
+    d!("repl-ping-replica-period", Kind::Int { min: 1, max: I32MAX }, "10", alias "repl-ping-slave-period", noeffect),
     d!(
         "repl-timeout",
         Kind::Int {
             min: 1,
             max: I32MAX
         },
-        "60"
+        "60",
+        noeffect
     ),
-    d!("repl-disable-tcp-nodelay", Kind::Bool, "no"),
+    d!("repl-disable-tcp-nodelay", Kind::Bool, "no", noeffect),
     d!(
         "repl-backlog-size",
         Kind::Memory {
             min: 1,
             max: I64MAX
         },
-        "1048576"
+        "1048576",
+        noeffect
     ),
     d!(
         "repl-backlog-ttl",
@@ -397,16 +399,17 @@ pub static DIRECTIVES: &[Directive] = &[
             min: 0,
             max: I32MAX
         },
-        "3600"
+        "3600",
+        noeffect
     ),
-    d!("replica-priority", Kind::Int { min: 0, max: I32MAX }, "100", alias "slave-priority"),
-    d!("replica-announced", Kind::Bool, "yes"),
-    d!("min-replicas-to-write", Kind::Int { min: 0, max: I32MAX }, "0", alias "min-slaves-to-write"),
-    d!("min-replicas-max-lag", Kind::Int { min: 0, max: I32MAX }, "10", alias "min-slaves-max-lag"),
-    d!("replica-announce-ip", Kind::Str, "", alias "slave-announce-ip"),
-    d!("replica-announce-port", Kind::Int { min: 0, max: 65535 }, "0", alias "slave-announce-port"),
-    d!("replica-lazy-flush", Kind::Bool, "no", alias "slave-lazy-flush"),
-    d!("replica-ignore-maxmemory", Kind::Bool, "yes", alias "slave-ignore-maxmemory"),
+    d!("replica-priority", Kind::Int { min: 0, max: I32MAX }, "100", alias "slave-priority", noeffect),
+    d!("replica-announced", Kind::Bool, "yes", noeffect),
+    d!("min-replicas-to-write", Kind::Int { min: 0, max: I32MAX }, "0", alias "min-slaves-to-write", noeffect),
+    d!("min-replicas-max-lag", Kind::Int { min: 0, max: I32MAX }, "10", alias "min-slaves-max-lag", noeffect),
+    d!("replica-announce-ip", Kind::Str, "", alias "slave-announce-ip", noeffect),
+    d!("replica-announce-port", Kind::Int { min: 0, max: 65535 }, "0", alias "slave-announce-port", noeffect),
+    d!("replica-lazy-flush", Kind::Bool, "no", alias "slave-lazy-flush", noeffect),
+    d!("replica-ignore-maxmemory", Kind::Bool, "yes", alias "slave-ignore-maxmemory", noeffect),
     d!(
         "propagation-error-behavior",
         Kind::Enum(&["ignore", "panic", "panic-on-replicas"]),
@@ -453,14 +456,26 @@ pub static DIRECTIVES: &[Directive] = &[
             min: 0,
             max: I64MAX
         },
-        "0"
+        "0",
+        noeffect
     ),
-    d!("maxmemory-policy", Kind::Enum(POLICIES), "noeviction"),
-    d!("maxmemory-samples", Kind::Int { min: 1, max: 64 }, "5"),
+    d!(
+        "maxmemory-policy",
+        Kind::Enum(POLICIES),
+        "noeviction",
+        noeffect
+    ),
+    d!(
+        "maxmemory-samples",
+        Kind::Int { min: 1, max: 64 },
+        "5",
+        noeffect
+    ),
     d!(
         "maxmemory-eviction-tenacity",
         Kind::Int { min: 0, max: 100 },
-        "10"
+        "10",
+        noeffect
     ),
     // Lazy freeing.
     d!("lazyfree-lazy-eviction", Kind::Bool, "no", noeffect),
@@ -487,22 +502,36 @@ pub static DIRECTIVES: &[Directive] = &[
     d!("aof_rewrite_cpulist", Kind::Str, "", immutable, noeffect),
     d!("bgsave_cpulist", Kind::Str, "", immutable, noeffect),
     // Append only file.
-    d!("appendonly", Kind::Bool, "no"),
-    d!("appendfilename", Kind::Str, "appendonly.aof", immutable),
-    d!("appenddirname", Kind::Str, "appendonlydir", immutable),
+    d!("appendonly", Kind::Bool, "no", noeffect),
+    d!(
+        "appendfilename",
+        Kind::Str,
+        "appendonly.aof",
+        immutable,
+        noeffect
+    ),
+    d!(
+        "appenddirname",
+        Kind::Str,
+        "appendonlydir",
+        immutable,
+        noeffect
+    ),
     d!(
         "appendfsync",
         Kind::Enum(&["always", "everysec", "no"]),
-        "everysec"
+        "everysec",
+        noeffect
     ),
-    d!("no-appendfsync-on-rewrite", Kind::Bool, "no"),
+    d!("no-appendfsync-on-rewrite", Kind::Bool, "no", noeffect),
     d!(
         "auto-aof-rewrite-percentage",
         Kind::Int {
             min: 0,
             max: I32MAX
         },
-        "100"
+        "100",
+        noeffect
     ),
     d!(
         "auto-aof-rewrite-min-size",
@@ -510,11 +539,12 @@ pub static DIRECTIVES: &[Directive] = &[
             min: 0,
             max: I64MAX
         },
-        "67108864"
+        "67108864",
+        noeffect
     ),
-    d!("aof-load-truncated", Kind::Bool, "yes"),
-    d!("aof-use-rdb-preamble", Kind::Bool, "yes"),
-    d!("aof-timestamp-enabled", Kind::Bool, "no"),
+    d!("aof-load-truncated", Kind::Bool, "yes", noeffect),
+    d!("aof-use-rdb-preamble", Kind::Bool, "yes", noeffect),
+    d!("aof-timestamp-enabled", Kind::Bool, "no", noeffect),
     d!("aof-rewrite-incremental-fsync", Kind::Bool, "yes", noeffect),
     // Shutdown.
     d!(
@@ -523,10 +553,21 @@ pub static DIRECTIVES: &[Directive] = &[
             min: 0,
             max: I32MAX
         },
-        "10"
+        "10",
+        noeffect
     ),
-    d!("shutdown-on-sigint", Kind::ShutdownFlags, "default"),
-    d!("shutdown-on-sigterm", Kind::ShutdownFlags, "default"),
+    d!(
+        "shutdown-on-sigint",
+        Kind::ShutdownFlags,
+        "default",
+        noeffect
+    ),
+    d!(
+        "shutdown-on-sigterm",
+        Kind::ShutdownFlags,
+        "default",
+        noeffect
+    ),
     // Scripting and functions (not implemented here).
     d!("busy-reply-threshold", Kind::Int { min: 0, max: I64MAX }, "5000", alias "lua-time-limit", noeffect),
     // Cluster (this server runs standalone or as a sentinel).
@@ -637,7 +678,8 @@ pub static DIRECTIVES: &[Directive] = &[
             min: 0,
             max: I64MAX
         },
-        "0"
+        "0",
+        noeffect
     ),
     d!("latency-tracking", Kind::Bool, "yes", noeffect),
     d!(
@@ -647,7 +689,7 @@ pub static DIRECTIVES: &[Directive] = &[
         noeffect
     ),
     // Event notification.
-    d!("notify-keyspace-events", Kind::NotifyFlags, ""),
+    d!("notify-keyspace-events", Kind::NotifyFlags, "", noeffect),
     // Advanced data type tuning.
     d!("hash-max-listpack-entries", Kind::Int { min: 0, max: I64MAX }, "128", alias "hash-max-ziplist-entries"),
     d!("hash-max-listpack-value", Kind::Memory { min: 0, max: I64MAX }, "64", alias "hash-max-ziplist-value"),
@@ -706,7 +748,8 @@ pub static DIRECTIVES: &[Directive] = &[
             min: 0,
             max: I32MAX
         },
-        "10"
+        "10",
+        noeffect
     ),
     d!(
         "lfu-decay-time",
@@ -714,7 +757,8 @@ pub static DIRECTIVES: &[Directive] = &[
             min: 0,
             max: I32MAX
         },
-        "1"
+        "1",
+        noeffect
     ),
     // Active defragmentation (no jemalloc here).
     d!("activedefrag", Kind::Bool, "no", noeffect),
