@@ -327,6 +327,9 @@ pub(super) fn bitop(ctx: &mut Ctx) -> CmdResult {
         ));
     }
     let (dest, sources) = (&args[2][..], &args[3..]);
+    // Only the destination is modified: WATCHes on the sources survive.
+    ctx.signal_only_touched();
+    let db_index = ctx.db_index();
     let db = ctx.db();
     // First pass: expiry, keyspace stats and type checks, as lookups do.
     let mut max_len = 0;
@@ -335,15 +338,17 @@ pub(super) fn bitop(ctx: &mut Ctx) -> CmdResult {
             max_len = max_len.max(s.len());
         }
     }
-    if max_len == 0 {
-        // An empty result deletes the destination.
-        if db.delete(dest) {
-            ctx.dirty(1);
-        }
+    // An empty result deletes the destination.
+    let changed = if max_len == 0 {
+        db.delete(dest)
     } else {
         let result = combine(db, sources, op, max_len);
         db.set_entry(dest, raw_entry(result));
+        true
+    };
+    if changed {
         ctx.dirty(1);
+        ctx.touch(db_index, dest);
     }
     ctx.reply.int(max_len as i64);
     Ok(())
