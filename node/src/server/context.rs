@@ -35,6 +35,8 @@ pub struct Ctx<'a> {
     pub block: Option<BlockRequest>,
     /// Keys (db, key) modified besides the command's own key arguments.
     pub extra_modified: Vec<(usize, CompactBytes)>,
+    /// Only the keys given to `touch` are signalled, not every key argument.
+    pub touched_only: bool,
 }
 
 impl<'a> Ctx<'a> {
@@ -86,6 +88,12 @@ impl<'a> Ctx<'a> {
     /// Marks a key as modified (WATCH, blocked clients) beyond the key arguments.
     pub fn touch(&mut self, db: usize, key: &[u8]) {
         self.extra_modified.push((db, CompactBytes::new(key)));
+    }
+
+    /// Signals only the keys passed to `touch` as modified, instead of every
+    /// key argument (BLPOP a b 0 changes one of its keys, not both).
+    pub fn signal_touched_only(&mut self) {
+        self.touched_only = true;
     }
 
     /// Asks to wait for `keys`. Inside MULTI/EXEC commands never block: the

@@ -180,12 +180,14 @@ pub fn call(
         propagate: Propagate::Verbatim,
         block: None,
         extra_modified: Vec::new(),
+        touched_only: false,
     };
     let result = (spec.handler)(&mut ctx);
     let Ctx {
         propagate,
         block,
         extra_modified,
+        touched_only,
         ..
     } = ctx;
     let failed = match result {
@@ -213,7 +215,7 @@ pub fn call(
             _ => {}
         }
     }
-    if changed {
+    if changed && !touched_only {
         for pos in spec.key_positions(args.len()) {
             state.signal_modified_key(client.db, &args[pos]);
         }
@@ -394,6 +396,7 @@ fn serve_key(state: &mut ServerState, db: usize, key: &CompactBytes) {
         let mut client = ClientState::new(id, String::new(), true);
         client.db = blocked.db;
         client.resp3 = blocked.resp3;
+        client.woken_by = Some(key.clone());
         if let Some(info) = state.clients.get(id) {
             client.addr = info.addr.clone();
         }
@@ -407,9 +410,10 @@ fn serve_key(state: &mut ServerState, db: usize, key: &CompactBytes) {
             CallMode::ServingBlocked,
         ) {
             CallOutcome::Block(_) => {
-                // Still nothing for this client (or anyone after it): keep
-                // the original deadline and stop serving this key.
-                break;
+                // Nothing for this client (the key may now hold a type only
+                // later waiters pop, e.g. BZPOPMIN behind BLPOP): it keeps
+                // its original deadline and the next waiter gets its turn.
+                continue;
             }
             CallOutcome::Done => {
                 if let Some(b) = state.blocked.unblock(id) {
