@@ -35,7 +35,8 @@ pub fn block_timeout(arg: &[u8]) -> Result<Option<i64>, CmdError> {
     // forever), and a value no long long holds (inf, 1e20) becomes LLONG_MIN,
     // which it then reports as negative.
     let ms = (secs * 1000.0).trunc();
-    if ms < 0.0 || !(ms < 9.223_372_036_854_775_808e18) {
+    // (`i64::MAX as f64` is exactly 2^63, the first value a long long misses.)
+    if ms < 0.0 || ms >= i64::MAX as f64 {
         return Err(CmdError::msg("ERR timeout is negative"));
     }
     if ms >= (i64::MAX / 2) as f64 {

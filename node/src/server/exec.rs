@@ -229,7 +229,9 @@ pub fn call(
         propagate_ops(state, ops);
     }
 
-    if mode != CallMode::ServingBlocked || block.is_none() {
+    // A blocking command counts once (calls, MONITOR, SLOWLOG), when it is
+    // first run, whether it is then served or times out, as in Redis.
+    if mode != CallMode::ServingBlocked {
         record_stats(state, client, spec, args, elapsed_us, failed);
     }
     match block {
