@@ -1118,6 +1118,21 @@ mod tests {
         }
 
         #[test]
+        fn a_blocking_command_counts_once_in_command_stats() {
+            let mut h = Harness::new();
+            let mut a = ClientState::new(1, String::new(), true);
+            let mut c = ClientState::new(2, String::new(), true);
+            let mut rx = h.run(&mut a, "BLPOP k 0").1.expect("blocks");
+            h.run(&mut c, "RPUSH k v");
+            assert!(served(&mut rx).is_some());
+            h.run(&mut c, "RPUSH k v");
+            h.run(&mut a, "BLPOP k 0");
+            let calls = h.state.command_stats.get("blpop").map(|s| s.calls);
+            assert_eq!(calls, Some(2));
+            assert_eq!(h.state.stats.total_commands_processed, 4);
+        }
+
+        #[test]
         fn blocked_inside_multi_replies_null_at_once() {
             let mut h = Harness::new();
             let mut c = ClientState::new(1, String::new(), true);
