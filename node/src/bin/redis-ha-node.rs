@@ -114,11 +114,19 @@ fn main() -> ExitCode {
         "Redis version={REDIS_VERSION}, redis-ha-node={HA_VERSION}, bits=64, pid={}, just started",
         std::process::id()
     );
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    // io-threads 1 (the default, as in Redis) runs everything on one thread;
+    // more threads let parsing and socket I/O use other cores.
+    let runtime = if config.settings.io_threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(config.settings.io_threads)
+            .enable_all()
+            .build()
+    };
+    let runtime = match runtime {
         Ok(r) => r,
         Err(e) => {
             eprintln!("Can't start the runtime: {e}");

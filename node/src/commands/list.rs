@@ -734,7 +734,7 @@ fn blocking_pop(ctx: &mut Ctx, end: End) -> CmdResult {
     let timeout = args::block_timeout(&args[args.len() - 1])?;
     let keys = &args[1..args.len() - 1];
     // Only the popped key changes, not every key argument.
-    ctx.signal_touched_only();
+    ctx.signal_only_touched();
     let Some(key) = poppable_key(ctx, keys)? else {
         ctx.block_on(keys_of(keys), timeout, TimeoutReply::NullArray);
         return Ok(());

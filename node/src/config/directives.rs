@@ -181,13 +181,7 @@ pub static DIRECTIVES: &[Directive] = &[
         noeffect
     ),
     d!("maxmemory-clients", Kind::MemoryOrPercent, "0", noeffect),
-    d!(
-        "io-threads",
-        Kind::Int { min: 1, max: 128 },
-        "1",
-        immutable,
-        noeffect
-    ),
+    d!("io-threads", Kind::Int { min: 1, max: 128 }, "1", immutable),
     d!("io-threads-do-reads", Kind::Bool, "no", immutable, noeffect),
     d!(
         "max-new-connections-per-cycle",

@@ -38,6 +38,8 @@ pub struct Settings {
     pub active_expire_effort: u32,
     pub lazyfree_lazy_user_flush: bool,
     pub pidfile: String,
+    /// Runtime worker threads: 1 runs everything on one thread, like Redis.
+    pub io_threads: usize,
 }
 
 impl Default for Settings {
@@ -65,6 +67,7 @@ impl Default for Settings {
             active_expire_effort: 1,
             lazyfree_lazy_user_flush: false,
             pidfile: String::new(),
+            io_threads: 1,
         }
     }
 }
@@ -301,6 +304,7 @@ impl Config {
             "active-expire-effort" => s.active_expire_effort = num() as u32,
             "lazyfree-lazy-user-flush" => s.lazyfree_lazy_user_flush = v == "yes",
             "pidfile" => s.pidfile = v.to_string(),
+            "io-threads" => s.io_threads = num().max(1) as usize,
             _ => {}
         }
         Ok(())

@@ -35,8 +35,10 @@ pub struct Ctx<'a> {
     pub block: Option<BlockRequest>,
     /// Keys (db, key) modified besides the command's own key arguments.
     pub extra_modified: Vec<(usize, CompactBytes)>,
-    /// Only the keys given to `touch` are signalled, not every key argument.
-    pub touched_only: bool,
+    /// When false, the key arguments are not signalled automatically: the
+    /// handler `touch`es exactly the keys it modified (DEL signals only the
+    /// keys it deleted, COPY only its destination, as Redis does).
+    pub signal_key_args: bool,
 }
 
 impl<'a> Ctx<'a> {
@@ -90,10 +92,9 @@ impl<'a> Ctx<'a> {
         self.extra_modified.push((db, CompactBytes::new(key)));
     }
 
-    /// Signals only the keys passed to `touch` as modified, instead of every
-    /// key argument (BLPOP a b 0 changes one of its keys, not both).
-    pub fn signal_touched_only(&mut self) {
-        self.touched_only = true;
+    /// Takes over key signalling: only keys passed to `touch` are signalled.
+    pub fn signal_only_touched(&mut self) {
+        self.signal_key_args = false;
     }
 
     /// Asks to wait for `keys`. Inside MULTI/EXEC commands never block: the

@@ -180,14 +180,14 @@ pub fn call(
         propagate: Propagate::Verbatim,
         block: None,
         extra_modified: Vec::new(),
-        touched_only: false,
+        signal_key_args: true,
     };
     let result = (spec.handler)(&mut ctx);
     let Ctx {
         propagate,
         block,
         extra_modified,
-        touched_only,
+        signal_key_args,
         ..
     } = ctx;
     let failed = match result {
@@ -215,7 +215,7 @@ pub fn call(
             _ => {}
         }
     }
-    if changed && !touched_only {
+    if changed && signal_key_args {
         for pos in spec.key_positions(args.len()) {
             state.signal_modified_key(client.db, &args[pos]);
         }
