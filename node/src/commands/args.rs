@@ -30,13 +30,15 @@ pub fn positive_int(arg: &[u8]) -> Result<i64, CmdError> {
 /// for 0 (wait forever), else milliseconds.
 pub fn block_timeout(arg: &[u8]) -> Result<Option<i64>, CmdError> {
     let secs = number::parse_f64(arg)
-        .filter(|v| v.is_finite())
         .ok_or_else(|| CmdError::msg("ERR timeout is not a float or out of range"))?;
-    if secs < 0.0 {
+    // Redis truncates seconds * 1000 to a long long: -0.0001 becomes 0 (wait
+    // forever), and a value no long long holds (inf, 1e20) becomes LLONG_MIN,
+    // which it then reports as negative.
+    let ms = (secs * 1000.0).trunc();
+    // (`i64::MAX as f64` is exactly 2^63, the first value a long long misses.)
+    if ms < 0.0 || ms >= i64::MAX as f64 {
         return Err(CmdError::msg("ERR timeout is negative"));
     }
-    // Redis truncates seconds * 1000 to an integer number of milliseconds.
-    let ms = (secs * 1000.0).trunc();
     if ms >= (i64::MAX / 2) as f64 {
         return Err(CmdError::msg("ERR timeout is out of range"));
     }
