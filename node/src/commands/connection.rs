@@ -120,11 +120,13 @@ fn quit(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn select(ctx: &mut Ctx) -> CmdResult {
+    // Redis parses an int (so out-of-int-range is "not an integer") and
+    // then reports any negative or too-large index as out of range.
     let id = int(ctx.arg(1))?;
-    if id < 0 || id > i32::MAX as i64 {
+    if id < i32::MIN as i64 || id > i32::MAX as i64 {
         return Err(CmdError::NotInteger);
     }
-    if id as usize >= ctx.state.dbs.len() {
+    if id < 0 || id as usize >= ctx.state.dbs.len() {
         return Err(CmdError::msg("ERR DB index is out of range"));
     }
     ctx.client.db = id as usize;

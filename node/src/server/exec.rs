@@ -185,12 +185,14 @@ pub fn call(
         propagate: Propagate::Verbatim,
         block: None,
         extra_modified: Vec::new(),
+        signal_key_args: true,
     };
     let result = (spec.handler)(&mut ctx);
     let Ctx {
         propagate,
         block,
         extra_modified,
+        signal_key_args,
         ..
     } = ctx;
     let failed = match result {
@@ -218,7 +220,7 @@ pub fn call(
             _ => {}
         }
     }
-    if changed {
+    if changed && signal_key_args {
         for pos in spec.key_positions(args.len()) {
             state.signal_modified_key(client.db, &args[pos]);
         }
@@ -232,7 +234,9 @@ pub fn call(
         propagate_ops(state, ops);
     }
 
-    if mode != CallMode::ServingBlocked || block.is_none() {
+    // A blocking command counts once (calls, MONITOR, SLOWLOG), when it is
+    // first run, whether it is then served or times out, as in Redis.
+    if mode != CallMode::ServingBlocked {
         record_stats(state, client, spec, args, elapsed_us, failed);
     }
     match block {
@@ -408,6 +412,7 @@ fn serve_key(state: &mut ServerState, db: usize, key: &CompactBytes) {
         let mut client = ClientState::new(id, String::new(), true);
         client.db = blocked.db;
         client.resp3 = blocked.resp3;
+        client.woken_by = Some(key.clone());
         if let Some(info) = state.clients.get(id) {
             client.addr = info.addr.clone();
         }
@@ -421,9 +426,10 @@ fn serve_key(state: &mut ServerState, db: usize, key: &CompactBytes) {
             CallMode::ServingBlocked,
         ) {
             CallOutcome::Block(_) => {
-                // Still nothing for this client (or anyone after it): keep
-                // the original deadline and stop serving this key.
-                break;
+                // Nothing for this client (the key may now hold a type only
+                // later waiters pop, e.g. BZPOPMIN behind BLPOP): it keeps
+                // its original deadline and the next waiter gets its turn.
+                continue;
             }
             CallOutcome::Done => {
                 if let Some(b) = state.blocked.unblock(id) {
