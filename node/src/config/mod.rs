@@ -252,6 +252,10 @@ impl Config {
             if d.kind == Kind::FileOnly {
                 continue;
             }
+            // Hidden directives answer only to their exact name.
+            if d.hidden && !pattern.eq_ignore_ascii_case(d.name.as_bytes()) {
+                continue;
+            }
             let value = self.values.get(d.name).cloned().unwrap_or_default();
             if crate::glob::glob_match(pattern, d.name.as_bytes(), true) {
                 out.push((d.name.to_string(), value.clone()));
