@@ -66,9 +66,35 @@ pub struct ScanOptions {
     pub type_filter: Option<bytes::Bytes>,
 }
 
-/// Parses a SCAN cursor: `ERR invalid cursor` unless an unsigned integer.
+/// Parses a SCAN cursor as Redis does with C `strtoul`: `ERR invalid cursor`
+/// unless the text (up to a NUL byte) is an optionally signed decimal that
+/// fits 64 bits. Like strtoul, "-1" wraps to 2^64-1 and "" is 0.
 pub fn scan_cursor(arg: &[u8]) -> Result<u64, CmdError> {
-    number::parse_u64(arg).ok_or_else(|| CmdError::msg("ERR invalid cursor"))
+    let invalid = || CmdError::msg("ERR invalid cursor");
+    let text = &arg[..arg.iter().position(|&b| b == 0).unwrap_or(arg.len())];
+    if text.is_empty() {
+        return Ok(0);
+    }
+    let (negative, digits) = match text[0] {
+        b'-' => (true, &text[1..]),
+        b'+' => (false, &text[1..]),
+        _ => (false, text),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(invalid());
+    }
+    let mut value: u64 = 0;
+    for &d in digits {
+        value = value
+            .checked_mul(10)
+            .and_then(|v| v.checked_add((d - b'0') as u64))
+            .ok_or_else(invalid)?;
+    }
+    Ok(if negative {
+        value.wrapping_neg()
+    } else {
+        value
+    })
 }
 
 /// Parses `[MATCH pattern] [COUNT n] [TYPE t]` starting at `args[from]`.

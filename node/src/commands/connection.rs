@@ -24,7 +24,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     command!(
         "echo",
         2,
-        FAST,
+        LOADING | STALE | FAST,
         (0, 0, 0),
         "connection",
         "1.0.0",
@@ -34,7 +34,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     command!(
         "quit",
         -1,
-        ALLOW_BUSY | NO_AUTH | FAST | LOADING | STALE,
+        ALLOW_BUSY | NOSCRIPT | NO_AUTH | FAST | LOADING | STALE,
         (0, 0, 0),
         "connection",
         "1.0.0",
@@ -120,11 +120,13 @@ fn quit(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn select(ctx: &mut Ctx) -> CmdResult {
+    // Redis parses an int (so out-of-int-range is "not an integer") and
+    // then reports any negative or too-large index as out of range.
     let id = int(ctx.arg(1))?;
-    if id < 0 || id > i32::MAX as i64 {
+    if id < i32::MIN as i64 || id > i32::MAX as i64 {
         return Err(CmdError::NotInteger);
     }
-    if id as usize >= ctx.state.dbs.len() {
+    if id < 0 || id as usize >= ctx.state.dbs.len() {
         return Err(CmdError::msg("ERR DB index is out of range"));
     }
     ctx.client.db = id as usize;

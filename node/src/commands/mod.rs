@@ -40,8 +40,10 @@ pub mod flags {
     pub const SENTINEL: u32 = 1 << 16;
     pub const ONLY_SENTINEL: u32 = 1 << 17;
     pub const NO_MANDATORY_KEYS: u32 = 1 << 18;
+    pub const NO_ASYNC_LOADING: u32 = 1 << 19;
 
-    /// The names COMMAND INFO prints, in Redis's order.
+    /// The names COMMAND INFO prints, in Redis's order. Redis hides
+    /// may_replicate, sentinel and only_sentinel.
     pub const NAMES: &[(u32, &str)] = &[
         (WRITE, "write"),
         (READONLY, "readonly"),
@@ -56,10 +58,10 @@ pub mod flags {
         (SKIP_SLOWLOG, "skip_slowlog"),
         (FAST, "fast"),
         (NO_AUTH, "no_auth"),
-        (MAY_REPLICATE, "may_replicate"),
+        (NO_MANDATORY_KEYS, "no_mandatory_keys"),
+        (NO_ASYNC_LOADING, "no_async_loading"),
         (NO_MULTI, "no_multi"),
         (ALLOW_BUSY, "allow_busy"),
-        (NO_MANDATORY_KEYS, "no_mandatory_keys"),
     ];
 }
 
@@ -140,6 +142,18 @@ pub struct CommandSpec {
 impl CommandSpec {
     pub fn has(&self, flag: u32) -> bool {
         self.flags & flag != 0
+    }
+
+    /// The flags that apply to one invocation: a container command's
+    /// subcommand (CONFIG GET, CLIENT ID) has its own.
+    pub fn flags_for(&self, args: &[bytes::Bytes]) -> u32 {
+        args.get(1)
+            .and_then(|name| {
+                self.subcommands
+                    .iter()
+                    .find(|s| name.eq_ignore_ascii_case(s.name.as_bytes()))
+            })
+            .map_or(self.flags, |s| s.flags)
     }
 
     pub fn arity_ok(&self, argc: usize) -> bool {

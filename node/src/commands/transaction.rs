@@ -17,7 +17,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         (0, 0, 0),
         "transactions",
         "1.2.0",
-        "Start a transaction block",
+        "Mark the start of a transaction block",
         multi
     ),
     command!(

@@ -76,6 +76,9 @@ pub struct Directive {
     pub default: &'static str,
     pub immutable: bool,
     pub effect: Effect,
+    /// Not listed by CONFIG GET patterns, only by its exact name (Redis's
+    /// HIDDEN_CONFIG: debugging knobs such as rdb-key-save-delay).
+    pub hidden: bool,
 }
 
 const I32MAX: i64 = i32::MAX as i64;
@@ -83,24 +86,27 @@ const I64MAX: i64 = i64::MAX;
 
 macro_rules! d {
     ($name:literal, $kind:expr, $default:literal) => {
-        Directive { name: $name, alias: None, kind: $kind, default: $default, immutable: false, effect: Effect::Applied }
+        Directive { name: $name, alias: None, kind: $kind, default: $default, immutable: false, effect: Effect::Applied, hidden: false }
     };
     ($name:literal, $kind:expr, $default:literal, alias $alias:literal) => {
-        Directive { name: $name, alias: Some($alias), kind: $kind, default: $default, immutable: false, effect: Effect::Applied }
+        Directive { name: $name, alias: Some($alias), kind: $kind, default: $default, immutable: false, effect: Effect::Applied, hidden: false }
     };
     ($name:literal, $kind:expr, $default:literal, $($opt:ident),+) => {{
         #[allow(unused_mut)]
-        let mut dir = Directive { name: $name, alias: None, kind: $kind, default: $default, immutable: false, effect: Effect::Applied };
+        let mut dir = Directive { name: $name, alias: None, kind: $kind, default: $default, immutable: false, effect: Effect::Applied, hidden: false };
         $( d!(@opt dir, $opt); )+
         dir
     }};
     ($name:literal, $kind:expr, $default:literal, alias $alias:literal, $($opt:ident),+) => {{
         #[allow(unused_mut)]
-        let mut dir = Directive { name: $name, alias: Some($alias), kind: $kind, default: $default, immutable: false, effect: Effect::Applied };
+        let mut dir = Directive { name: $name, alias: Some($alias), kind: $kind, default: $default, immutable: false, effect: Effect::Applied, hidden: false };
         $( d!(@opt dir, $opt); )+
         dir
     }};
     (@opt $dir:ident, immutable) => { $dir.immutable = true; };
+    (@opt $dir:ident, hidden) => {
+        $dir.hidden = true;
+    };
     (@opt $dir:ident, noeffect) => { $dir.effect = Effect::None; };
 }
 
@@ -153,7 +159,7 @@ pub static DIRECTIVES: &[Directive] = &[
         "maxclients",
         Kind::Int {
             min: 1,
-            max: I64MAX
+            max: u32::MAX as i64
         },
         "10000"
     ),
@@ -183,12 +189,6 @@ pub static DIRECTIVES: &[Directive] = &[
     d!("maxmemory-clients", Kind::MemoryOrPercent, "0", noeffect),
     d!("io-threads", Kind::Int { min: 1, max: 128 }, "1", immutable),
     d!("io-threads-do-reads", Kind::Bool, "no", immutable, noeffect),
-    d!(
-        "max-new-connections-per-cycle",
-        Kind::Int { min: 1, max: 1000 },
-        "10",
-        noeffect
-    ),
     // TLS (Debian's redis-server is built with TLS; this server has none).
     d!("tls-port", Kind::Int { min: 0, max: 65535 }, "0", noeffect),
     d!("tls-cert-file", Kind::Str, "", noeffect),
@@ -281,22 +281,19 @@ pub static DIRECTIVES: &[Directive] = &[
         "enable-protected-configs",
         Kind::Enum(&["no", "yes", "local"]),
         "no",
-        immutable,
-        noeffect
+        immutable
     ),
     d!(
         "enable-debug-command",
         Kind::Enum(&["no", "yes", "local"]),
         "no",
-        immutable,
-        noeffect
+        immutable
     ),
     d!(
         "enable-module-command",
         Kind::Enum(&["no", "yes", "local"]),
         "no",
-        immutable,
-        noeffect
+        immutable
     ),
     d!(
         "hz",
@@ -308,7 +305,6 @@ pub static DIRECTIVES: &[Directive] = &[
     ),
     d!("dynamic-hz", Kind::Bool, "yes", noeffect),
     d!("ignore-warnings", Kind::Str, "", noeffect),
-    d!("locale-collate", Kind::Str, "", noeffect),
     // Snapshotting.
     d!("save", Kind::Save, "3600 1 300 100 60 10000", noeffect),
     d!("stop-writes-on-bgsave-error", Kind::Bool, "yes", noeffect),
@@ -331,7 +327,8 @@ pub static DIRECTIVES: &[Directive] = &[
             max: I64MAX
         },
         "0",
-        noeffect
+        noeffect,
+        hidden
     ),
     d!(
         "key-load-delay",
@@ -340,7 +337,8 @@ pub static DIRECTIVES: &[Directive] = &[
             max: I64MAX
         },
         "0",
-        noeffect
+        noeffect,
+        hidden
     ),
     // Replication.
     d!("replicaof", Kind::ReplicaOf, "", alias "slaveof", noeffect),
@@ -482,7 +480,7 @@ pub static DIRECTIVES: &[Directive] = &[
     d!("lazyfree-lazy-expire", Kind::Bool, "no", noeffect),
     d!("lazyfree-lazy-server-del", Kind::Bool, "no", noeffect),
     d!("lazyfree-lazy-user-del", Kind::Bool, "no", noeffect),
-    d!("lazyfree-lazy-user-flush", Kind::Bool, "no", noeffect),
+    d!("lazyfree-lazy-user-flush", Kind::Bool, "no"),
     // Kernel and OS.
     d!(
         "oom-score-adj",
@@ -655,6 +653,16 @@ pub static DIRECTIVES: &[Directive] = &[
         "ip",
         noeffect
     ),
+    d!(
+        "socket-mark-id",
+        Kind::Int {
+            min: 0,
+            max: u32::MAX as i64
+        },
+        "0",
+        noeffect
+    ),
+    d!("aof-disable-auto-gc", Kind::Bool, "no", noeffect),
     // Slow log and latency.
     d!(
         "slowlog-log-slower-than",
@@ -678,8 +686,7 @@ pub static DIRECTIVES: &[Directive] = &[
             min: 0,
             max: I64MAX
         },
-        "0",
-        noeffect
+        "0"
     ),
     d!("latency-tracking", Kind::Bool, "yes", noeffect),
     d!(
@@ -691,7 +698,7 @@ pub static DIRECTIVES: &[Directive] = &[
     // Event notification.
     d!("notify-keyspace-events", Kind::NotifyFlags, "", noeffect),
     // Advanced data type tuning.
-    d!("hash-max-listpack-entries", Kind::Int { min: 0, max: I64MAX }, "128", alias "hash-max-ziplist-entries"),
+    d!("hash-max-listpack-entries", Kind::Int { min: 0, max: I64MAX }, "512", alias "hash-max-ziplist-entries"),
     d!("hash-max-listpack-value", Kind::Memory { min: 0, max: I64MAX }, "64", alias "hash-max-ziplist-value"),
     d!("list-max-listpack-size", Kind::Int { min: i32::MIN as i64, max: I32MAX }, "-2", alias "list-max-ziplist-size"),
     d!(
@@ -833,13 +840,10 @@ pub fn parse_memory(s: &str) -> Option<i64> {
     } else {
         (lower.as_str(), 1)
     };
+    // Like Redis's memtoull: digits only, so negative values are rejected
+    // as "argument must be a memory value".
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        // A plain signed integer is also accepted (e.g. "-1" where allowed).
-        return if mul == 1 {
-            digits.parse::<i64>().ok()
-        } else {
-            None
-        };
+        return None;
     }
     digits.parse::<i64>().ok()?.checked_mul(mul)
 }

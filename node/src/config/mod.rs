@@ -220,11 +220,17 @@ impl Config {
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
         let d = find_directive(name).ok_or_else(|| ConfigError::new("unknown"))?;
         let values: Vec<String> = if d.kind.takes_many() {
-            crate::resp::request::split_args(value.as_bytes())
+            let words: Vec<String> = crate::resp::request::split_args(value.as_bytes())
                 .ok_or_else(|| ConfigError::new("Unbalanced quotes"))?
                 .into_iter()
                 .map(|a| String::from_utf8_lossy(&a).into_owned())
-                .collect()
+                .collect();
+            // An empty value (CONFIG SET save "") is one empty word.
+            if words.is_empty() {
+                vec![String::new()]
+            } else {
+                words
+            }
         } else {
             vec![value.to_string()]
         };
@@ -244,6 +250,10 @@ impl Config {
         let mut out = Vec::new();
         for d in DIRECTIVES {
             if d.kind == Kind::FileOnly {
+                continue;
+            }
+            // Hidden directives answer only to their exact name.
+            if d.hidden && !pattern.eq_ignore_ascii_case(d.name.as_bytes()) {
                 continue;
             }
             let value = self.values.get(d.name).cloned().unwrap_or_default();

@@ -26,7 +26,7 @@ pub struct EncodingLimits {
 impl Default for EncodingLimits {
     fn default() -> Self {
         EncodingLimits {
-            hash_max_listpack_entries: 128,
+            hash_max_listpack_entries: 512,
             hash_max_listpack_value: 64,
             set_max_intset_entries: 512,
             zset_max_listpack_entries: 128,
@@ -180,12 +180,16 @@ impl Value {
 }
 
 /// "int" for strings that are canonical integers, "embstr" up to 44 bytes,
-/// "raw" beyond (or after in-place edits like APPEND, as Redis does).
+/// "raw" beyond, and "raw" after in-place edits like APPEND even when the
+/// result looks like an integer (Redis does not re-encode edited strings).
 pub fn string_encoding(s: &[u8], raw: bool) -> &'static str {
+    if raw {
+        return "raw";
+    }
     if s.len() <= 20 && crate::util::number::parse_i64(s).is_some() {
         return "int";
     }
-    if raw || s.len() > 44 {
+    if s.len() > 44 {
         "raw"
     } else {
         "embstr"

@@ -58,6 +58,10 @@ pub struct ClientState {
     pub addr: String,
     /// Name of the last command run (CLIENT LIST cmd=).
     pub last_cmd: &'static str,
+    /// Set while a blocked client's command is re-run on its behalf: the key
+    /// whose change woke it. Redis 7.0 serves that key only (and keeps the
+    /// client waiting if it now holds another type).
+    pub woken_by: Option<CompactBytes>,
 }
 
 impl ClientState {
@@ -80,6 +84,7 @@ impl ClientState {
             name: None,
             addr,
             last_cmd: "NULL",
+            woken_by: None,
         }
     }
 

@@ -2,6 +2,7 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,6 +50,7 @@ pub async fn serve_client(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
+    let fd = stream.as_raw_fd() as i64;
     let (push_tx, push_rx) = mpsc::unbounded_channel();
     let kill = Arc::new(KillSwitch::default());
     let pending_push = Arc::new(AtomicUsize::new(0));
@@ -77,7 +79,7 @@ pub async fn serve_client(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
                     id,
                     addr: peer.to_string(),
                     laddr,
-                    fd: 0,
+                    fd,
                     name: None,
                     lib_name: None,
                     lib_ver: None,
@@ -362,7 +364,7 @@ impl Connection {
 }
 
 /// Mirrors what CLIENT LIST shows into the registry.
-fn sync_client_info(st: &mut ServerState, client: &ClientState, qbuf: usize) {
+pub fn sync_client_info(st: &mut ServerState, client: &ClientState, qbuf: usize) {
     if let Some(info) = st.clients.get_mut(client.id) {
         info.last_interaction_ms = crate::util::time::now_ms();
         info.db = client.db;

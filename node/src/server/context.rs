@@ -35,6 +35,10 @@ pub struct Ctx<'a> {
     pub block: Option<BlockRequest>,
     /// Keys (db, key) modified besides the command's own key arguments.
     pub extra_modified: Vec<(usize, CompactBytes)>,
+    /// When false, the key arguments are not signalled automatically: the
+    /// handler `touch`es exactly the keys it modified (DEL signals only the
+    /// keys it deleted, COPY only its destination, as Redis does).
+    pub signal_key_args: bool,
 }
 
 impl<'a> Ctx<'a> {
@@ -86,6 +90,11 @@ impl<'a> Ctx<'a> {
     /// Marks a key as modified (WATCH, blocked clients) beyond the key arguments.
     pub fn touch(&mut self, db: usize, key: &[u8]) {
         self.extra_modified.push((db, CompactBytes::new(key)));
+    }
+
+    /// Takes over key signalling: only keys passed to `touch` are signalled.
+    pub fn signal_only_touched(&mut self) {
+        self.signal_key_args = false;
     }
 
     /// Asks to wait for `keys`. Inside MULTI/EXEC commands never block: the

@@ -21,7 +21,9 @@ pub async fn run(shared: Arc<Shared>) {
         let net_in = shared.net_input_bytes.load(Ordering::Relaxed);
         let net_out = shared.net_output_bytes.load(Ordering::Relaxed);
         let mut st = shared.state.lock();
-        active_expire_cycle(&mut st, hz);
+        if st.active_expire_enabled {
+            active_expire_cycle(&mut st, hz);
+        }
         close_idle_clients(&mut st);
         sample_rates(&mut st, net_in, net_out);
     }

@@ -79,6 +79,11 @@ pub fn execute(
     client.last_cmd = spec.name;
     if !spec.arity_ok(args.len()) {
         let text = CmdError::WrongArity(spec.name.to_string()).text();
+        state
+            .command_stats
+            .entry(spec.name)
+            .or_default()
+            .rejected_calls += 1;
         reject(state, client, reply, &text);
         return Outcome::Done;
     }
@@ -180,12 +185,14 @@ pub fn call(
         propagate: Propagate::Verbatim,
         block: None,
         extra_modified: Vec::new(),
+        signal_key_args: true,
     };
     let result = (spec.handler)(&mut ctx);
     let Ctx {
         propagate,
         block,
         extra_modified,
+        signal_key_args,
         ..
     } = ctx;
     let failed = match result {
@@ -213,7 +220,7 @@ pub fn call(
             _ => {}
         }
     }
-    if changed {
+    if changed && signal_key_args {
         for pos in spec.key_positions(args.len()) {
             state.signal_modified_key(client.db, &args[pos]);
         }
@@ -227,7 +234,9 @@ pub fn call(
         propagate_ops(state, ops);
     }
 
-    if mode != CallMode::ServingBlocked || block.is_none() {
+    // A blocking command counts once (calls, MONITOR, SLOWLOG), when it is
+    // first run, whether it is then served or times out, as in Redis.
+    if mode != CallMode::ServingBlocked {
         record_stats(state, client, spec, args, elapsed_us, failed);
     }
     match block {
@@ -272,17 +281,26 @@ fn record_stats(
     failed: bool,
 ) {
     state.stats.total_commands_processed += 1;
-    let stat = state.command_stats.entry(spec.name).or_default();
+    let stat_name = crate::commands::server::stats_name(spec, args);
+    let stat = state.command_stats.entry(stat_name).or_default();
     stat.calls += 1;
     stat.usec += elapsed_us;
     if failed {
         stat.failed_calls += 1;
     }
+    // A subcommand's own flags decide (CONFIG SET is admin, CLIENT ID is not).
+    let cmd_flags = spec.flags_for(args);
     let threshold = state.config.settings.slowlog_log_slower_than;
-    if threshold >= 0 && elapsed_us as i64 >= threshold && !spec.has(flags::SKIP_SLOWLOG) {
+    if threshold >= 0 && elapsed_us as i64 >= threshold && cmd_flags & flags::SKIP_SLOWLOG == 0 {
         add_slowlog(state, client, args, elapsed_us);
     }
-    if !state.monitors.is_empty() && !spec.has(flags::SKIP_MONITOR) && !spec.has(flags::ADMIN) {
+    let event = if cmd_flags & flags::FAST != 0 {
+        "fast-command"
+    } else {
+        "command"
+    };
+    crate::commands::server::record_latency(state, event, elapsed_us / 1000);
+    if !state.monitors.is_empty() && cmd_flags & (flags::SKIP_MONITOR | flags::ADMIN) == 0 {
         feed_monitors(state, client, args);
     }
 }
@@ -394,6 +412,7 @@ fn serve_key(state: &mut ServerState, db: usize, key: &CompactBytes) {
         let mut client = ClientState::new(id, String::new(), true);
         client.db = blocked.db;
         client.resp3 = blocked.resp3;
+        client.woken_by = Some(key.clone());
         if let Some(info) = state.clients.get(id) {
             client.addr = info.addr.clone();
         }
@@ -407,9 +426,10 @@ fn serve_key(state: &mut ServerState, db: usize, key: &CompactBytes) {
             CallMode::ServingBlocked,
         ) {
             CallOutcome::Block(_) => {
-                // Still nothing for this client (or anyone after it): keep
-                // the original deadline and stop serving this key.
-                break;
+                // Nothing for this client (the key may now hold a type only
+                // later waiters pop, e.g. BZPOPMIN behind BLPOP): it keeps
+                // its original deadline and the next waiter gets its turn.
+                continue;
             }
             CallOutcome::Done => {
                 if let Some(b) = state.blocked.unblock(id) {

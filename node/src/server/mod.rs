@@ -173,10 +173,12 @@ async fn wait_for_shutdown(shared: Arc<Shared>) {
 }
 
 async fn shutdown_requested(shared: &Arc<Shared>) {
+    let notify = shared.state.lock().shutdown_notify.clone();
     loop {
         if shared.state.lock().shutdown.is_some() {
             return;
         }
-        shared.stop_notify.notified().await;
+        // SHUTDOWN uses notify_one, whose permit survives until we wait here.
+        notify.notified().await;
     }
 }

@@ -63,6 +63,9 @@ pub struct Stats {
     pub ops_samples: VecDeque<(i64, u64)>,
     pub net_in_samples: VecDeque<(i64, u64)>,
     pub net_out_samples: VecDeque<(i64, u64)>,
+    /// Network byte totals at the last CONFIG RESETSTAT (INFO subtracts them).
+    pub net_input_bytes_base: u64,
+    pub net_output_bytes_base: u64,
 }
 
 /// Why and how the server stops.
@@ -96,6 +99,10 @@ pub struct ServerState {
     pub config_file: String,
     pub tcp_port: u16,
     pub shutdown: Option<ShutdownRequest>,
+    /// Signalled when `shutdown` is set, so the main task stops at once.
+    pub shutdown_notify: Arc<Notify>,
+    /// DEBUG SET-ACTIVE-EXPIRE: whether the cron deletes expired keys.
+    pub active_expire_enabled: bool,
     /// True while a dataset is being loaded (-LOADING replies).
     pub loading: bool,
     /// Writes made by the commands of the EXEC in progress.
@@ -128,6 +135,8 @@ impl ServerState {
                 .unwrap_or_default(),
             config_file: String::new(),
             shutdown: None,
+            shutdown_notify: Arc::new(Notify::new()),
+            active_expire_enabled: true,
             loading: false,
             pending_exec_ops: Vec::new(),
         }
