@@ -21,7 +21,6 @@ enum Step {
     Read(usize),
     /// Check that no reply arrives within this many milliseconds.
     Quiet(usize, u64),
-    Sleep(u64),
 }
 
 use Step::*;
@@ -38,7 +37,6 @@ fn run(flavor: Flavor, resp3: bool, script: &[Step]) -> Vec<String> {
     for step in script {
         let who = match step {
             Cmd(c, _) | Send(c, _) | Read(c) | Quiet(c, _) => *c,
-            Sleep(_) => 0,
         };
         while clients.len() <= who {
             let mut c = server.client();
@@ -67,7 +65,6 @@ fn run(flavor: Flavor, resp3: bool, script: &[Step]) -> Vec<String> {
                     .expect("read");
                 seen.push(format!("quiet {who} -> {reply:?}"));
             }
-            Sleep(ms) => std::thread::sleep(Duration::from_millis(*ms)),
         }
     }
     seen
@@ -191,5 +188,58 @@ fn stores_and_increments_wake_blocked_clients() {
         Quiet(1, 100),
         Cmd(0, "ZADD none 9 z"),
         Read(1),
+    ]);
+}
+
+#[test]
+fn a_woken_key_of_another_type_does_not_serve() {
+    check(&[
+        Send(1, "BZPOPMIN wk 0"),
+        Quiet(1, 50),
+        Cmd(0, "SET wk x"),
+        Quiet(1, 100),
+        Cmd(0, "DEL wk"),
+        Cmd(0, "RPUSH wk a"),
+        Quiet(1, 100),
+        Cmd(0, "DEL wk"),
+        Cmd(0, "ZADD wk 1 a"),
+        Read(1),
+        // A key of another type found at the first try is an error.
+        Cmd(0, "SET str x"),
+        Cmd(1, "BZPOPMIN nokey str 0"),
+        Cmd(1, "BZMPOP 0 2 nokey str MIN"),
+    ]);
+}
+
+#[test]
+fn the_key_that_woke_the_client_is_served() {
+    // Redis 7.0 serves a blocked client from the key that was written, not
+    // from the first of its keys that holds members.
+    check(&[
+        Send(1, "BZPOPMIN k1 k2 0"),
+        Quiet(1, 50),
+        Cmd(0, "MULTI"),
+        Cmd(0, "ZADD k2 1 two"),
+        Cmd(0, "ZADD k1 1 one"),
+        Cmd(0, "EXEC"),
+        Read(1),
+        Cmd(0, "ZRANGE k1 0 -1"),
+        Cmd(0, "ZRANGE k2 0 -1"),
+    ]);
+}
+
+#[test]
+fn blocking_in_other_databases() {
+    check(&[
+        Cmd(1, "SELECT 3"),
+        Send(1, "BZPOPMAX k 0"),
+        Quiet(1, 50),
+        Cmd(0, "ZADD k 1 db0"),
+        Quiet(1, 100),
+        Cmd(0, "SELECT 3"),
+        Cmd(0, "ZADD k 1 db3"),
+        Read(1),
+        Cmd(0, "SELECT 0"),
+        Cmd(0, "ZCARD k"),
     ]);
 }

@@ -39,7 +39,9 @@ pub fn block_timeout(arg: &[u8]) -> Result<Option<i64>, CmdError> {
     }
     let secs = number::parse_f64_loose(arg).unwrap_or(0.0);
     let ms = (secs * 1000.0).trunc();
-    let ms = if (-9.223_372_036_854_775_808e18..9.223_372_036_854_775_807e18).contains(&ms) {
+    // 2^63 as f64: the first value a long long cannot hold.
+    let limit = i64::MAX as f64;
+    let ms = if (-limit..limit).contains(&ms) {
         ms as i64
     } else {
         i64::MIN

@@ -4,6 +4,8 @@
 //! is propagated.
 
 mod pop;
+#[cfg(test)]
+mod propagation_tests;
 mod range;
 mod read;
 mod setops;

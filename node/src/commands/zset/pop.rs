@@ -57,7 +57,7 @@ fn zpop_command(ctx: &mut Ctx, max: bool) -> CmdResult {
         nested: ctx.client.resp3 && count.is_some(),
     };
     let keys = &ctx.args[1..2];
-    match pop_first(ctx, keys, max, count, shape, Caller::Plain, false)? {
+    match pop_first(ctx, keys, max, count, shape, Caller::Plain)? {
         Popped::Done => {}
         Popped::NothingFound => ctx.reply.array_len(0),
     }
@@ -69,10 +69,11 @@ enum Popped {
     NothingFound,
 }
 
-/// Pops from the first key that holds a sorted set (Redis's
+/// Pops from the first key that holds a non-empty sorted set (Redis's
 /// genericZpopCommand). Missing keys are skipped; a key of another type is
-/// an error, unless `skip_wrong_type` (re-serving a blocked client: Redis
-/// 7.0 then simply does not serve it from that key).
+/// an error. When re-run for a blocked client that a write woke up, only
+/// the key that woke it counts, and only if it now holds members, as Redis
+/// 7.0 serves blocked clients key by key.
 fn pop_first(
     ctx: &mut Ctx,
     keys: &[Bytes],
@@ -80,23 +81,8 @@ fn pop_first(
     count: Option<i64>,
     shape: Shape,
     caller: Caller,
-    skip_wrong_type: bool,
 ) -> Result<Popped, CmdError> {
-    let db = &mut ctx.state.dbs[ctx.client.db];
-    let mut found = None;
-    for key in keys {
-        match db.get_mut(key).map(|e| &e.value) {
-            None => continue,
-            Some(Value::ZSet(z)) if !z.is_empty() => {
-                found = Some(key);
-                break;
-            }
-            Some(Value::ZSet(_)) => continue,
-            Some(_) if skip_wrong_type => continue,
-            Some(_) => return Err(CmdError::WrongType),
-        }
-    }
-    let Some(key) = found else {
+    let Some(key) = poppable_key(ctx, keys)? else {
         return Ok(Popped::NothingFound);
     };
     if count == Some(0) {
@@ -105,8 +91,28 @@ fn pop_first(
     }
     let requested = count.unwrap_or(1);
     let popped = pop_from(ctx, key, max, requested, shape);
-    propagate_pop(ctx, key, max, popped, caller);
+    record_pop(ctx, key, max, popped, caller);
     Ok(Popped::Done)
+}
+
+fn poppable_key<'k>(ctx: &mut Ctx, keys: &'k [Bytes]) -> Result<Option<&'k Bytes>, CmdError> {
+    let db = &mut ctx.state.dbs[ctx.client.db];
+    if let Some(woken) = &ctx.client.woken_by {
+        let Some(key) = keys.iter().find(|k| k.as_ref() == woken.as_slice()) else {
+            return Ok(None);
+        };
+        let ready =
+            matches!(db.get_mut(key).map(|e| &e.value), Some(Value::ZSet(z)) if !z.is_empty());
+        return Ok(ready.then_some(key));
+    }
+    for key in keys {
+        match db.get_mut(key).map(|e| &e.value) {
+            Some(Value::ZSet(z)) if !z.is_empty() => return Ok(Some(key)),
+            Some(Value::ZSet(_)) | None => {}
+            Some(_) => return Err(CmdError::WrongType),
+        }
+    }
+    Ok(None)
 }
 
 /// Pops up to `requested` members from the non-empty set at `key` and
@@ -148,18 +154,16 @@ fn pop_from(ctx: &mut Ctx, key: &[u8], max: bool, requested: i64, shape: Shape) 
     n
 }
 
-fn propagate_pop(ctx: &mut Ctx, key: &[u8], max: bool, popped: usize, caller: Caller) {
+/// Signals the key that changed and says what replicas get.
+fn record_pop(ctx: &mut Ctx, key: &[u8], max: bool, popped: usize, caller: Caller) {
+    let db = ctx.db_index();
+    ctx.touch(db, key);
     let name = Ctx::word(if max { "ZPOPMAX" } else { "ZPOPMIN" });
     let key = Bytes::copy_from_slice(key);
     match caller {
         Caller::Plain => {}
-        Caller::BlockingSingle => ctx.propagate_as(vec![name, key.clone()]),
-        Caller::Multi => ctx.propagate_as(vec![name, key.clone(), Bytes::from(popped.to_string())]),
-    }
-    if caller == Caller::Multi {
-        // ZMPOP's keys are not at fixed positions: signal the one it changed.
-        let db = ctx.db_index();
-        ctx.touch(db, &key);
+        Caller::BlockingSingle => ctx.propagate_as(vec![name, key]),
+        Caller::Multi => ctx.propagate_as(vec![name, key, Bytes::from(popped.to_string())]),
     }
 }
 
@@ -193,8 +197,9 @@ fn blocking_pop(
     caller: Caller,
     timeout: Option<i64>,
 ) -> CmdResult {
-    let serving_blocked = ctx.state.blocked.is_blocked(ctx.client.id);
-    match pop_first(ctx, keys, max, count, shape, caller, serving_blocked)? {
+    // Only the popped key changes, not every key argument.
+    ctx.signal_only_touched();
+    match pop_first(ctx, keys, max, count, shape, caller)? {
         Popped::Done => Ok(()),
         Popped::NothingFound => {
             let wait_on = keys.iter().map(|k| CompactBytes::new(k)).collect();
@@ -258,15 +263,7 @@ const MPOP_SHAPE: Shape = Shape {
 pub fn zmpop(ctx: &mut Ctx) -> CmdResult {
     let p = parse_mpop(ctx.args, 1)?;
     let keys = &ctx.args[p.keys];
-    match pop_first(
-        ctx,
-        keys,
-        p.max,
-        Some(p.count),
-        MPOP_SHAPE,
-        Caller::Multi,
-        false,
-    )? {
+    match pop_first(ctx, keys, p.max, Some(p.count), MPOP_SHAPE, Caller::Multi)? {
         Popped::Done => {}
         Popped::NothingFound => ctx.reply.null_array(),
     }

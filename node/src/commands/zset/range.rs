@@ -263,7 +263,11 @@ fn select_ranks(z: &ZSet, spec: &Spec, opts: &Options) -> Range<usize> {
 fn store_range(ctx: &mut Ctx, entries: Vec<ScoredMember>) {
     let limits = ctx.limits();
     let dst = &ctx.args[1];
-    let db = &mut ctx.state.dbs[ctx.client.db];
+    // The source is only read: WATCH on it survives, as in Redis.
+    ctx.signal_only_touched();
+    let db_index = ctx.db_index();
+    ctx.touch(db_index, dst);
+    let db = &mut ctx.state.dbs[db_index];
     let n = entries.len();
     if n == 0 {
         if db.delete(dst) {

@@ -75,7 +75,7 @@ fn check_add_flags(f: &AddFlags, pairs: usize) -> CmdResult {
             "ERR XX and NX options at the same time are not compatible",
         ));
     }
-    if (f.gt && f.nx) || (f.lt && f.nx) || (f.gt && f.lt) {
+    if (f.nx && (f.gt || f.lt)) || (f.gt && f.lt) {
         return Err(CmdError::msg(
             "ERR GT, LT, and/or NX options at the same time are not compatible",
         ));
@@ -92,7 +92,7 @@ fn zadd_generic(ctx: &mut Ctx, incr: bool) -> CmdResult {
     let args = ctx.args;
     let (flags, first) = parse_add_flags(args, incr);
     let rest = &args[first..];
-    if rest.is_empty() || rest.len() % 2 != 0 {
+    if rest.is_empty() || !rest.len().is_multiple_of(2) {
         return Err(CmdError::Syntax);
     }
     check_add_flags(&flags, rest.len() / 2)?;
