@@ -391,6 +391,18 @@ impl OrderIndex {
     }
 }
 
+/// The part of the ranks `matched` that LIMIT `offset` `count` selects,
+/// counted from the end when `rev` (the caller walks it backwards).
+pub fn window(matched: Range<usize>, rev: bool, offset: usize, count: usize) -> Range<usize> {
+    if rev {
+        let end = matched.end.saturating_sub(offset).max(matched.start);
+        end.saturating_sub(count).max(matched.start)..end
+    } else {
+        let start = matched.start.saturating_add(offset).min(matched.end);
+        start..start.saturating_add(count).min(matched.end)
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct ZSet {
     scores: IndexMap<CompactBytes, f64, FastHasher>,
@@ -503,11 +515,27 @@ impl ZSet {
         lo..hi.max(lo)
     }
 
-    /// The ranks of the members in a lex range. Redis defines lex ranges only
-    /// for sets whose scores are all equal; for other sets it still answers,
-    /// and a small (listpack) set answers by a linear scan whose result
-    /// depends on the direction, which is reproduced here (`rev`).
+    /// The ranks of the members in a lex range (see `lex_window`).
     pub fn lex_ranks(&self, min: &LexBound, max: &LexBound, rev: bool) -> Range<usize> {
+        self.lex_window(min, max, rev, 0, usize::MAX)
+    }
+
+    /// The ranks a lex range query with LIMIT `offset` `count` returns
+    /// (walked backwards when `rev`). Redis defines lex ranges only for sets
+    /// whose scores are all equal, but answers for others too: it finds the
+    /// first (last when `rev`) member in range, skips `offset` members
+    /// without looking at them, then takes members while they stay below the
+    /// max (above the min when `rev`). A small (listpack) set finds its
+    /// starting member by a linear scan, reproduced here exactly; a big set
+    /// uses binary search, which agrees whenever members are in lex order.
+    pub fn lex_window(
+        &self,
+        min: &LexBound,
+        max: &LexBound,
+        rev: bool,
+        offset: usize,
+        count: usize,
+    ) -> Range<usize> {
         let (Some(first), Some(last)) = (
             self.order.get(0),
             self.order.get(self.len().wrapping_sub(1)),
@@ -523,28 +551,45 @@ impl ZSet {
         if self.big {
             let lo = self.order.partition_point(|e| !min.above_min(&e.member));
             let hi = self.order.partition_point(|e| max.below_max(&e.member));
-            return lo..hi.max(lo);
+            return window(lo..hi.max(lo), rev, offset, count);
         }
         if rev {
             let Some(from_end) = self.iter().rev().position(|e| max.below_max(&e.member)) else {
                 return 0..0;
             };
-            let end = self.len() - 1 - from_end;
+            let start = self.len() - 1 - from_end;
+            let in_range = self
+                .order
+                .get(start)
+                .is_some_and(|e| min.above_min(&e.member));
+            let Some(p) = start.checked_sub(offset).filter(|_| in_range) else {
+                return 0..0;
+            };
             let run = self
-                .iter_ranks(0, end + 1)
+                .iter_ranks(0, p + 1)
                 .rev()
+                .take(count)
                 .take_while(|e| min.above_min(&e.member))
                 .count();
-            end + 1 - run..end + 1
+            p + 1 - run..p + 1
         } else {
             let Some(start) = self.iter().position(|e| min.above_min(&e.member)) else {
                 return 0..0;
             };
+            let in_range = self
+                .order
+                .get(start)
+                .is_some_and(|e| max.below_max(&e.member));
+            let p = start.saturating_add(offset);
+            if !in_range || p >= self.len() {
+                return 0..0;
+            }
             let run = self
-                .iter_ranks(start, self.len())
+                .iter_ranks(p, self.len())
+                .take(count)
                 .take_while(|e| max.below_max(&e.member))
                 .count();
-            start..start + run
+            p..p + run
         }
     }
 
@@ -569,7 +614,7 @@ impl ZSet {
         offset: usize,
         limit: i64,
     ) -> Vec<&ScoredMember> {
-        self.window(self.score_ranks(&min, &max), rev, offset, limit)
+        self.window_items(self.score_ranks(&min, &max), rev, offset, limit)
     }
 
     pub fn count_by_score(&self, min: ScoreBound, max: ScoreBound) -> usize {
@@ -585,14 +630,16 @@ impl ZSet {
         offset: usize,
         limit: i64,
     ) -> Vec<&ScoredMember> {
-        self.window(self.lex_ranks(min, max, rev), rev, offset, limit)
+        let take = usize::try_from(limit).unwrap_or(usize::MAX);
+        self.collect_ranks(self.lex_window(min, max, rev, offset, take), rev)
     }
 
     pub fn count_by_lex(&self, min: &LexBound, max: &LexBound) -> usize {
         self.lex_ranks(min, max, false).len()
     }
 
-    fn window(
+    /// The entries of `ranks` after LIMIT `offset` `limit` (negative: all).
+    fn window_items(
         &self,
         ranks: Range<usize>,
         rev: bool,
@@ -600,14 +647,14 @@ impl ZSet {
         limit: i64,
     ) -> Vec<&ScoredMember> {
         let take = usize::try_from(limit).unwrap_or(usize::MAX);
+        self.collect_ranks(window(ranks, rev, offset, take), rev)
+    }
+
+    fn collect_ranks(&self, r: Range<usize>, rev: bool) -> Vec<&ScoredMember> {
         if rev {
-            let end = ranks.end.saturating_sub(offset).max(ranks.start);
-            let start = end.saturating_sub(take).max(ranks.start);
-            self.iter_ranks(start, end).rev().collect()
+            self.iter_ranks(r.start, r.end).rev().collect()
         } else {
-            let start = ranks.start.saturating_add(offset).min(ranks.end);
-            let end = start.saturating_add(take).min(ranks.end);
-            self.iter_ranks(start, end).collect()
+            self.iter_ranks(r.start, r.end).collect()
         }
     }
 

@@ -6,8 +6,8 @@ use std::ops::Range;
 use super::{rank_window, read_zset, reply_members};
 use crate::commands::args::{self, eq_ic};
 use crate::commands::{CmdError, CmdResult};
-use crate::db::value::Value;
-use crate::db::zset::{LexBound, ScoreBound, ScoredMember};
+use crate::db::value::{EncodingLimits, Value};
+use crate::db::zset::{window, LexBound, ScoreBound, ScoredMember};
 use crate::db::ZSet;
 use crate::server::context::Ctx;
 use crate::util::number;
@@ -210,7 +210,7 @@ fn zrange_generic(ctx: &mut Ctx, store: bool, kind: Kind, direction: Direction) 
     let db = &mut ctx.state.dbs[ctx.client.db];
     let Some(z) = read_zset(db, key)? else {
         if store {
-            store_range(ctx, Vec::new());
+            store_range(ctx, Vec::new(), None);
         } else {
             ctx.reply.array_len(0);
         }
@@ -219,8 +219,14 @@ fn zrange_generic(ctx: &mut Ctx, store: bool, kind: Kind, direction: Direction) 
     let ranks = select_ranks(z, &spec, &opts);
     let items = z.iter_ranks(ranks.start, ranks.end);
     if store {
-        let entries: Vec<ScoredMember> = items.cloned().collect();
-        store_range(ctx, entries);
+        // Entries in the order Redis emits them (it matters for -0 scores).
+        let entries: Vec<ScoredMember> = if reverse {
+            items.rev().cloned().collect()
+        } else {
+            items.cloned().collect()
+        };
+        let known_len = (opts.kind == Kind::Rank).then_some(entries.len());
+        store_range(ctx, entries, known_len);
     } else if reverse {
         reply_members(ctx.reply, items.rev(), ranks.len(), opts.withscores);
     } else {
@@ -233,34 +239,28 @@ fn zrange_generic(ctx: &mut Ctx, store: bool, kind: Kind, direction: Direction) 
 /// reverse ranges), after LIMIT offset/count.
 fn select_ranks(z: &ZSet, spec: &Spec, opts: &Options) -> Range<usize> {
     let reverse = opts.direction == Direction::Reverse;
-    let matched = match spec {
-        Spec::Rank(start, end) => {
-            return match rank_window(z.len(), *start, *end) {
-                Some((s, e)) if reverse => z.len() - 1 - e..z.len() - s,
-                Some((s, e)) => s..e + 1,
-                None => 0..0,
-            };
-        }
-        Spec::Score(min, max) => z.score_ranks(min, max),
-        Spec::Lex(min, max) => z.lex_ranks(min, max, reverse),
-    };
+    if let Spec::Rank(start, end) = spec {
+        return match rank_window(z.len(), *start, *end) {
+            Some((s, e)) if reverse => z.len() - 1 - e..z.len() - s,
+            Some((s, e)) => s..e + 1,
+            None => 0..0,
+        };
+    }
     // A negative offset skips everything in Redis; a negative count is "all".
     let Ok(offset) = usize::try_from(opts.offset) else {
         return 0..0;
     };
     let count = usize::try_from(opts.limit).unwrap_or(usize::MAX);
-    if reverse {
-        let end = matched.end.saturating_sub(offset).max(matched.start);
-        end.saturating_sub(count).max(matched.start)..end
-    } else {
-        let start = matched.start.saturating_add(offset).min(matched.end);
-        start..start.saturating_add(count).min(matched.end)
+    match spec {
+        Spec::Score(min, max) => window(z.score_ranks(min, max), reverse, offset, count),
+        Spec::Lex(min, max) => z.lex_window(min, max, reverse, offset, count),
+        Spec::Rank(..) => 0..0,
     }
 }
 
 /// ZRANGESTORE's result: the destination is replaced, or deleted when the
 /// range is empty.
-fn store_range(ctx: &mut Ctx, entries: Vec<ScoredMember>) {
+fn store_range(ctx: &mut Ctx, entries: Vec<ScoredMember>, known_len: Option<usize>) {
     let limits = ctx.limits();
     let dst = &ctx.args[1];
     // The source is only read: WATCH on it survives, as in Redis.
@@ -276,11 +276,37 @@ fn store_range(ctx: &mut Ctx, entries: Vec<ScoredMember>) {
         ctx.reply.int(0);
         return;
     }
+    let (entries, big) = encode_like_redis(entries, known_len, &limits);
     let mut z = ZSet::from_entries(entries);
-    z.update_encoding(&limits);
+    z.big = big;
     db.set(dst, Value::ZSet(Box::new(z)));
     ctx.dirty(1);
     ctx.reply.int(n as i64);
+}
+
+/// Redis fills ZRANGESTORE's destination one member at a time, in the
+/// range's order: it starts as a listpack (unless the length of a rank
+/// range is known to exceed the limit) and converts when a member crosses
+/// a limit. Members added while it is a listpack have -0 stored as 0.
+/// Returns the entries as stored and whether the result is a skiplist.
+fn encode_like_redis(
+    mut entries: Vec<ScoredMember>,
+    known_len: Option<usize>,
+    limits: &EncodingLimits,
+) -> (Vec<ScoredMember>, bool) {
+    let mut big = known_len.is_some_and(|n| n > limits.zset_max_listpack_entries);
+    for (i, e) in entries.iter_mut().enumerate() {
+        if !big
+            && (i + 1 > limits.zset_max_listpack_entries
+                || e.member.len() > limits.zset_max_listpack_value)
+        {
+            big = true;
+        }
+        if !big && e.score == 0.0 {
+            e.score = 0.0;
+        }
+    }
+    (entries, big)
 }
 
 #[cfg(test)]

@@ -261,7 +261,12 @@ fn setop_generic(ctx: &mut Ctx, op: Op, output: Output) -> CmdResult {
         }
         Output::Reply => {
             let mut result = compute(&inputs, op, opts.aggregate);
-            result.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(b.0)));
+            // Scores compare as numbers (-0 == 0), then members bytewise.
+            result.sort_by(|a, b| {
+                a.1.partial_cmp(&b.1)
+                    .unwrap_or(std::cmp::Ordering::Equal)
+                    .then_with(|| a.0.cmp(b.0))
+            });
             reply_members_header(ctx.reply, result.len(), opts.withscores);
             for (member, score) in result {
                 reply_member(ctx.reply, member, score, opts.withscores);
