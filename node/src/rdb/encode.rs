@@ -22,6 +22,9 @@ pub struct WriteOptions {
     /// `list-max-listpack-size`: how lists are cut into quicklist nodes
     /// (negative: node byte limit 4/8/16/32/64 KB; positive: element count).
     pub list_max_listpack_size: i64,
+    /// List elements at least this long get a PLAIN quicklist node of their
+    /// own (Redis's packed threshold, 1 GiB by default).
+    pub list_plain_threshold: usize,
 }
 
 impl Default for WriteOptions {
@@ -30,6 +33,7 @@ impl Default for WriteOptions {
             compress: true,
             checksum: true,
             list_max_listpack_size: -2,
+            list_plain_threshold: PLAIN_THRESHOLD,
         }
     }
 }
@@ -42,8 +46,7 @@ pub struct KeyMeta {
     pub lfu_freq: Option<u8>,
 }
 
-/// Elements at least this long go into PLAIN quicklist nodes (Redis's
-/// packed_threshold default, 1 GiB).
+/// Default for `list_plain_threshold` (Redis's packed_threshold, 1 GiB).
 const PLAIN_THRESHOLD: usize = 1 << 30;
 /// Node byte cap for count-limited fills (Redis's SIZE_SAFETY_LIMIT).
 const SIZE_SAFETY_LIMIT: usize = 8192;
@@ -348,7 +351,7 @@ struct Node {
 }
 
 /// Cuts a list into nodes the way Redis fills them when pushing.
-fn quicklist_nodes(list: &VecDeque<CompactBytes>, fill: i64) -> Vec<Node> {
+fn quicklist_nodes(list: &VecDeque<CompactBytes>, fill: i64, plain_threshold: usize) -> Vec<Node> {
     let (byte_limit, count_limit) = if fill < 0 {
         let level = (-fill).clamp(1, 5) as u32 - 1;
         (4096usize << level, usize::MAX)
@@ -359,7 +362,7 @@ fn quicklist_nodes(list: &VecDeque<CompactBytes>, fill: i64) -> Vec<Node> {
     // Estimated listpack bytes of the open node (None: no open node).
     let mut open: Option<usize> = None;
     for (i, e) in list.iter().enumerate() {
-        if e.len() >= PLAIN_THRESHOLD {
+        if e.len() >= plain_threshold {
             nodes.push(Node {
                 start: i,
                 len: 1,
@@ -391,7 +394,7 @@ fn write_quicklist<W: Write>(
     list: &VecDeque<CompactBytes>,
     opts: &WriteOptions,
 ) -> io::Result<()> {
-    let nodes = quicklist_nodes(list, opts.list_max_listpack_size);
+    let nodes = quicklist_nodes(list, opts.list_max_listpack_size, opts.list_plain_threshold);
     write_len(w, nodes.len() as u64)?;
     for node in nodes {
         if node.plain {

@@ -2,8 +2,6 @@
 //! legacy encodings, corrupt inputs, and a bounded random-mutation run of
 //! the fuzz entry point.
 
-use std::collections::VecDeque;
-
 use rand::{Rng, SeedableRng};
 
 use super::encode::{score_text, write_len, write_string};
@@ -893,9 +891,21 @@ fn quicklist_nodes_follow_the_fill_setting() {
     assert_eq!(count_nodes(-2), 3);
     assert_eq!(count_nodes(100), 10);
     assert_eq!(count_nodes(-5), 1);
+    // Elements over the plain threshold get PLAIN nodes of their own.
+    let plain = dump_payload_with(
+        &list(&[b"a", &[b'p'; 50], b"b", b"c"]),
+        &WriteOptions {
+            compress: false,
+            list_plain_threshold: 50,
+            ..WriteOptions::default()
+        },
+    );
+    assert_eq!(plain[1], 3);
+    assert_eq!(plain[2], 2);
+    let back = restore_payload(&plain).unwrap();
+    assert_eq!(list_items(&back)[1], vec![b'p'; 50]);
     let back = restore_payload(&dump_payload(&v)).unwrap();
     assert_eq!(list_items(&back), elems);
-    let _ = VecDeque::<u8>::new();
 }
 
 /// Valid files of every type, then random mutations of them and pure noise,
