@@ -285,17 +285,11 @@ fn zset_listpack(z: &ZSet) -> Option<Vec<u8>> {
     Some(b.finish())
 }
 
-/// A score as a zset listpack stores it (Redis's d2string): integral values
-/// within ±2^52 in decimal, signed zero as "0"/"-0", else `%.17g`.
+/// A score as a zset listpack stores it (Redis 7.0's d2string): integral
+/// values within ±2^52 in decimal (so -0 becomes "0", as a live 7.0.15
+/// does), else `%.17g`.
 pub fn score_text(score: f64) -> Vec<u8> {
     const LIMIT: f64 = 4_503_599_627_370_496.0; // 2^52
-    if score == 0.0 {
-        return if score.is_sign_negative() {
-            b"-0".to_vec()
-        } else {
-            b"0".to_vec()
-        };
-    }
     if score.is_finite() && score > -LIMIT + 1.0 && score < LIMIT && score.fract() == 0.0 {
         return (score as i64).to_string().into_bytes();
     }

@@ -284,9 +284,10 @@ pub fn values_equal(a: &Value, b: &Value) -> bool {
         (Value::ZSet(x), Value::ZSet(y)) => {
             x.big == y.big
                 && x.len() == y.len()
+                // -0 and 0 are the same score (a listpack stores both as 0).
                 && x.iter()
                     .zip(y.iter())
-                    .all(|(p, q)| p.member == q.member && p.score.to_bits() == q.score.to_bits())
+                    .all(|(p, q)| p.member == q.member && p.score == q.score)
         }
         _ => false,
     }

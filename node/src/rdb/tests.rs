@@ -415,7 +415,7 @@ fn string_encodings() {
 #[test]
 fn zset_listpack_scores_use_d2string() {
     assert_eq!(score_text(1.0), b"1");
-    assert_eq!(score_text(-0.0), b"-0");
+    assert_eq!(score_text(-0.0), b"0");
     assert_eq!(score_text(0.0), b"0");
     assert_eq!(score_text(1.5), b"1.5");
     assert_eq!(score_text(0.1), b"0.10000000000000001");
@@ -430,7 +430,7 @@ fn zset_listpack_scores_use_d2string() {
 
 #[test]
 fn legacy_encodings_load() {
-    let zl = |items: &[&[u8]]| string_bytes(&ziplist::tests::build(items));
+    let zl = |items: &[&[u8]]| string_bytes(&ziplist::encode(items));
     // Type 1: plain list.
     let mut body = vec![2];
     body.extend(string_bytes(b"x"));
@@ -460,7 +460,7 @@ fn legacy_encodings_load() {
     body.push(253);
     assert!(single(&file(&key_record(types::ZSET, &body))).is_err());
     // Type 9: zipmap.
-    let zm = ziplist::tests::build_zipmap(&[(b"f", b"v"), (b"n", b"12")]);
+    let zm = ziplist::encode_zipmap(&[(b"f", b"v"), (b"n", b"12")]);
     let v = single(&file(&key_record(types::HASH_ZIPMAP, &string_bytes(&zm)))).unwrap();
     assert!(values_equal(&v, &hash(&[(b"f", b"v"), (b"n", b"12")])));
     // Type 10: ziplist list.
@@ -928,7 +928,7 @@ fn random_inputs_never_panic() {
         ));
         seeds.push(dump_payload(&v));
     }
-    let zl = ziplist::tests::build(&[b"a", b"1", b"b", b"2"]);
+    let zl = ziplist::encode(&[b"a", b"1", b"b", b"2"]);
     for t in [
         types::LIST_ZIPLIST,
         types::HASH_ZIPLIST,
@@ -936,7 +936,7 @@ fn random_inputs_never_panic() {
     ] {
         seeds.push(file(&key_record(t, &string_bytes(&zl))));
     }
-    let zm = ziplist::tests::build_zipmap(&[(b"f", b"v")]);
+    let zm = ziplist::encode_zipmap(&[(b"f", b"v")]);
     seeds.push(file(&key_record(types::HASH_ZIPMAP, &string_bytes(&zm))));
     for round in 0..4000 {
         let mut data = seeds[rng.gen_range(0..seeds.len())].clone();

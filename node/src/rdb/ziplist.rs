@@ -189,94 +189,96 @@ fn slice(blob: &[u8], pos: usize, len: usize) -> Result<&[u8], String> {
         .ok_or_else(|| "zipmap runs past the end".to_string())
 }
 
+/// Builds a ziplist the way Redis < 7.0 did. Redis 7.0 never writes one:
+/// this exists to test loaders (ours and, in interop tests, Redis's).
+pub fn encode(elements: &[&[u8]]) -> Vec<u8> {
+    let mut body = Vec::new();
+    let mut prev = 0usize;
+    let mut last = ZL_HEADER;
+    for e in elements {
+        let start = body.len();
+        last = ZL_HEADER + start;
+        if prev < 254 {
+            body.push(prev as u8);
+        } else {
+            body.push(ZL_BIGLEN);
+            body.extend_from_slice(&(prev as u32).to_le_bytes());
+        }
+        match crate::util::number::parse_i64(e) {
+            Some(v @ 0..=12) => body.push(0xf1 + v as u8),
+            Some(v) if i8::try_from(v).is_ok() => {
+                body.push(0xfe);
+                body.push(v as i8 as u8);
+            }
+            Some(v) if i16::try_from(v).is_ok() => {
+                body.push(0xc0);
+                body.extend_from_slice(&(v as i16).to_le_bytes());
+            }
+            Some(v) if (-(1 << 23)..(1 << 23)).contains(&v) => {
+                body.push(0xf0);
+                body.extend_from_slice(&(v as i32).to_le_bytes()[..3]);
+            }
+            Some(v) if i32::try_from(v).is_ok() => {
+                body.push(0xd0);
+                body.extend_from_slice(&(v as i32).to_le_bytes());
+            }
+            Some(v) => {
+                body.push(0xe0);
+                body.extend_from_slice(&v.to_le_bytes());
+            }
+            None if e.len() < 64 => {
+                body.push(e.len() as u8);
+                body.extend_from_slice(e);
+            }
+            None if e.len() < 16384 => {
+                body.push(0x40 | (e.len() >> 8) as u8);
+                body.push((e.len() & 0xff) as u8);
+                body.extend_from_slice(e);
+            }
+            None => {
+                body.push(0x80);
+                body.extend_from_slice(&(e.len() as u32).to_be_bytes());
+                body.extend_from_slice(e);
+            }
+        }
+        prev = body.len() - start;
+    }
+    let mut out = Vec::new();
+    out.extend_from_slice(&((ZL_HEADER + body.len() + 1) as u32).to_le_bytes());
+    out.extend_from_slice(&(last as u32).to_le_bytes());
+    out.extend_from_slice(&(elements.len().min(65535) as u16).to_le_bytes());
+    out.extend_from_slice(&body);
+    out.push(ZL_END);
+    out
+}
+
+/// Builds a zipmap (a Redis <= 2.4 small hash), with two bytes of free
+/// space after each value as zipmaps had. For tests, like `encode`.
+pub fn encode_zipmap(pairs: &[FieldValue<'_>]) -> Vec<u8> {
+    let mut out = vec![pairs.len().min(254) as u8];
+    let put_len = |out: &mut Vec<u8>, n: usize| {
+        if n < 254 {
+            out.push(n as u8);
+        } else {
+            out.push(0xfe);
+            out.extend_from_slice(&(n as u32).to_le_bytes());
+        }
+    };
+    for (k, v) in pairs {
+        put_len(&mut out, k.len());
+        out.extend_from_slice(k);
+        put_len(&mut out, v.len());
+        out.push(2); // two bytes of free space after the value
+        out.extend_from_slice(v);
+        out.extend_from_slice(b"..");
+    }
+    out.push(0xff);
+    out
+}
+
 #[cfg(test)]
-pub mod tests {
+mod tests {
     use super::*;
-
-    /// Builds a ziplist the way Redis < 7.0 did (for tests of the loader).
-    pub fn build(elements: &[&[u8]]) -> Vec<u8> {
-        let mut body = Vec::new();
-        let mut prev = 0usize;
-        let mut last = ZL_HEADER;
-        for e in elements {
-            let start = body.len();
-            last = ZL_HEADER + start;
-            if prev < 254 {
-                body.push(prev as u8);
-            } else {
-                body.push(ZL_BIGLEN);
-                body.extend_from_slice(&(prev as u32).to_le_bytes());
-            }
-            match crate::util::number::parse_i64(e) {
-                Some(v @ 0..=12) => body.push(0xf1 + v as u8),
-                Some(v) if i8::try_from(v).is_ok() => {
-                    body.push(0xfe);
-                    body.push(v as i8 as u8);
-                }
-                Some(v) if i16::try_from(v).is_ok() => {
-                    body.push(0xc0);
-                    body.extend_from_slice(&(v as i16).to_le_bytes());
-                }
-                Some(v) if (-(1 << 23)..(1 << 23)).contains(&v) => {
-                    body.push(0xf0);
-                    body.extend_from_slice(&(v as i32).to_le_bytes()[..3]);
-                }
-                Some(v) if i32::try_from(v).is_ok() => {
-                    body.push(0xd0);
-                    body.extend_from_slice(&(v as i32).to_le_bytes());
-                }
-                Some(v) => {
-                    body.push(0xe0);
-                    body.extend_from_slice(&v.to_le_bytes());
-                }
-                None if e.len() < 64 => {
-                    body.push(e.len() as u8);
-                    body.extend_from_slice(e);
-                }
-                None if e.len() < 16384 => {
-                    body.push(0x40 | (e.len() >> 8) as u8);
-                    body.push((e.len() & 0xff) as u8);
-                    body.extend_from_slice(e);
-                }
-                None => {
-                    body.push(0x80);
-                    body.extend_from_slice(&(e.len() as u32).to_be_bytes());
-                    body.extend_from_slice(e);
-                }
-            }
-            prev = body.len() - start;
-        }
-        let mut out = Vec::new();
-        out.extend_from_slice(&((ZL_HEADER + body.len() + 1) as u32).to_le_bytes());
-        out.extend_from_slice(&(last as u32).to_le_bytes());
-        out.extend_from_slice(&(elements.len().min(65535) as u16).to_le_bytes());
-        out.extend_from_slice(&body);
-        out.push(ZL_END);
-        out
-    }
-
-    /// Builds a zipmap (Redis <= 2.4 small hash).
-    pub fn build_zipmap(pairs: &[(&[u8], &[u8])]) -> Vec<u8> {
-        let mut out = vec![pairs.len().min(254) as u8];
-        let put_len = |out: &mut Vec<u8>, n: usize| {
-            if n < 254 {
-                out.push(n as u8);
-            } else {
-                out.push(0xfe);
-                out.extend_from_slice(&(n as u32).to_le_bytes());
-            }
-        };
-        for (k, v) in pairs {
-            put_len(&mut out, k.len());
-            out.extend_from_slice(k);
-            put_len(&mut out, v.len());
-            out.push(2); // two bytes of free space after the value
-            out.extend_from_slice(v);
-            out.extend_from_slice(b"..");
-        }
-        out.push(0xff);
-        out
-    }
 
     #[test]
     fn ziplist_round_trip() {
@@ -299,17 +301,17 @@ pub mod tests {
             b"after-big",
             &huge,
         ];
-        let blob = build(&elements);
+        let blob = encode(&elements);
         let items = decode(&blob).unwrap();
         let got: Vec<Vec<u8>> = items.iter().map(|i| i.to_bytes()).collect();
         let want: Vec<Vec<u8>> = elements.iter().map(|e| e.to_vec()).collect();
         assert_eq!(got, want);
-        assert!(decode(&build(&[])).unwrap().is_empty());
+        assert!(decode(&encode(&[])).unwrap().is_empty());
     }
 
     #[test]
     fn ziplist_corruption() {
-        let good = build(&[b"a", b"b"]);
+        let good = encode(&[b"a", b"b"]);
         for (i, v) in [(0usize, 99u8), (4, 99), (8, 7), (10, 5)] {
             let mut bad = good.clone();
             bad[i] = v;
@@ -326,7 +328,7 @@ pub mod tests {
     fn zipmap_round_trip() {
         let long = vec![b'v'; 300];
         let pairs: Vec<(&[u8], &[u8])> = vec![(b"f1", b"v1"), (b"f2", &long), (b"", b"")];
-        let blob = build_zipmap(&pairs);
+        let blob = encode_zipmap(&pairs);
         assert_eq!(decode_zipmap(&blob).unwrap(), pairs);
         assert!(decode_zipmap(&blob[..blob.len() - 1]).is_err());
         let mut bad = blob.clone();
