@@ -254,8 +254,18 @@ pub struct RdbReader<R: Read> {
     db: usize,
     aux: Vec<(Vec<u8>, Vec<u8>)>,
     stats: LoadStats,
+    /// Expiry/IDLE/FREQ read for the next key (they may precede it in any
+    /// order, even with other opcodes in between, as Redis allows).
+    pending: KeyPrefix,
     finished: bool,
     failed: bool,
+}
+
+#[derive(Default)]
+struct KeyPrefix {
+    expire_at: Option<i64>,
+    idle: Option<u64>,
+    freq: Option<u8>,
 }
 
 impl<R: Read> RdbReader<R> {
@@ -285,6 +295,7 @@ impl<R: Read> RdbReader<R> {
             db: 0,
             aux: Vec::new(),
             stats: LoadStats::default(),
+            pending: KeyPrefix::default(),
             finished: false,
             failed: false,
         })
@@ -339,9 +350,6 @@ impl<R: Read> RdbReader<R> {
     }
 
     fn read_item(&mut self) -> Result<Option<RdbItem>, RdbError> {
-        let mut expire_at: Option<i64> = None;
-        let mut idle: Option<u64> = None;
-        let mut freq: Option<u8> = None;
         loop {
             let at = self.input.pos;
             let op = self.input.u8()?;
@@ -367,10 +375,10 @@ impl<R: Read> RdbReader<R> {
                 }
                 opcode::EXPIRETIME => {
                     let secs = i32::from_le_bytes(self.input.array()?) as i64;
-                    expire_at = Some(secs * 1000);
+                    self.pending.expire_at = Some(secs * 1000);
                 }
                 opcode::EXPIRETIME_MS => {
-                    expire_at = Some(i64::from_le_bytes(self.input.array()?));
+                    self.pending.expire_at = Some(i64::from_le_bytes(self.input.array()?));
                 }
                 opcode::RESIZEDB => {
                     let keys = self.input.len()?;
@@ -386,8 +394,8 @@ impl<R: Read> RdbReader<R> {
                     self.aux.push((key.clone(), value.clone()));
                     return Ok(Some(RdbItem::Aux { key, value }));
                 }
-                opcode::FREQ => freq = Some(self.input.u8()?),
-                opcode::IDLE => idle = Some(self.input.len()?),
+                opcode::FREQ => self.pending.freq = Some(self.input.u8()?),
+                opcode::IDLE => self.pending.idle = Some(self.input.len()?),
                 opcode::MODULE_AUX => {
                     let id = self.input.len()?;
                     return Err(RdbError::new(RdbErrorKind::ModuleAux(module_name(id)), at));
@@ -405,47 +413,50 @@ impl<R: Read> RdbReader<R> {
                     let code = self.input.string()?;
                     return Ok(Some(RdbItem::FunctionLibrary(code)));
                 }
-                t => {
-                    if !types::is_object_type(t) {
-                        return Err(RdbError::new(RdbErrorKind::UnknownType(t), at));
+                t if types::is_object_type(t) => {
+                    if let Some(key) = self.read_key(t, at)? {
+                        return Ok(Some(RdbItem::Key(key)));
                     }
-                    let key = self.input.string()?;
-                    let value = read_object(&mut self.input, t, at, &self.opts.limits)
-                        .map_err(|e| e.with_key(&key))?;
-                    let Some(value) = value else {
-                        self.stats.empty_skipped += 1;
-                        expire_at = None;
-                        idle = None;
-                        freq = None;
-                        continue;
-                    };
-                    let expire_at = match expire_at.take() {
-                        None => 0,
-                        // 0 means "no TTL" in an Entry: keep the epoch as expired.
-                        Some(0) => -1,
-                        Some(ms) => ms,
-                    };
-                    if self.opts.drop_expired && expire_at != 0 && expire_at < self.opts.now_ms {
-                        self.stats.expired_skipped += 1;
-                        idle = None;
-                        freq = None;
-                        continue;
-                    }
-                    let mut entry = Entry::new(value);
-                    entry.expire_at = expire_at;
-                    if let Some(idle) = idle {
-                        entry.lru = lru_clock().saturating_sub(idle.min(u32::MAX as u64) as u32);
-                    }
-                    return Ok(Some(RdbItem::Key(LoadedKey {
-                        db: self.db,
-                        key,
-                        entry,
-                        idle_secs: idle,
-                        lfu_freq: freq,
-                    })));
                 }
+                t => return Err(RdbError::new(RdbErrorKind::UnknownType(t), at)),
             }
         }
+    }
+
+    /// Reads a key of type `t` and its value, applying (and clearing) the
+    /// pending expiry/IDLE/FREQ. None when the key is skipped: an empty
+    /// collection, or an expired key when `drop_expired` is set.
+    fn read_key(&mut self, t: u8, type_at: u64) -> Result<Option<LoadedKey>, RdbError> {
+        let meta = std::mem::take(&mut self.pending);
+        let key = self.input.string()?;
+        let value = read_object(&mut self.input, t, type_at, &self.opts.limits)
+            .map_err(|e| e.with_key(&key))?;
+        let Some(value) = value else {
+            self.stats.empty_skipped += 1;
+            return Ok(None);
+        };
+        let expire_at = match meta.expire_at {
+            None => 0,
+            // 0 means "no TTL" in an Entry: keep the epoch as expired.
+            Some(0) => -1,
+            Some(ms) => ms,
+        };
+        if self.opts.drop_expired && expire_at != 0 && expire_at < self.opts.now_ms {
+            self.stats.expired_skipped += 1;
+            return Ok(None);
+        }
+        let mut entry = Entry::new(value);
+        entry.expire_at = expire_at;
+        if let Some(idle) = meta.idle {
+            entry.lru = lru_clock().saturating_sub(idle.min(u32::MAX as u64) as u32);
+        }
+        Ok(Some(LoadedKey {
+            db: self.db,
+            key,
+            entry,
+            idle_secs: meta.idle,
+            lfu_freq: meta.freq,
+        }))
     }
 
     fn read_checksum(&mut self) -> Result<(), RdbError> {

@@ -558,9 +558,18 @@ fn key_metadata_and_expiry() {
     body.extend(4_000_000_000_000i64.to_le_bytes());
     body.extend([0, 2, b'k', b'2', 1, b'v']);
     body.extend([0, 2, b'k', b'3', 1, b'w']); // no metadata carried over
+                                              // An expiry stays pending across other opcodes until its key.
+    body.extend(b"\xfc");
+    body.extend(5_000_000_000_000i64.to_le_bytes());
+    body.extend([opcode::SELECTDB, 2]);
+    body.extend([0, 2, b'k', b'4', 1, b'x']);
     let f = file(&body);
     let keys = read_keys(&f, keep_all()).unwrap();
-    assert_eq!(keys.len(), 3);
+    assert_eq!(keys.len(), 4);
+    assert_eq!(
+        (keys[3].db, keys[3].entry.expire_at),
+        (2, 5_000_000_000_000)
+    );
     assert_eq!(keys[0].entry.expire_at, 1_000_000);
     assert_eq!(keys[1].entry.expire_at, 4_000_000_000_000);
     assert_eq!(keys[1].idle_secs, Some(5));
@@ -575,7 +584,7 @@ fn key_metadata_and_expiry() {
     while let Some(item) = r.next_item().unwrap() {
         n += matches!(item, RdbItem::Key(_)) as usize;
     }
-    assert_eq!(n, 2);
+    assert_eq!(n, 3);
     assert_eq!(r.stats().expired_skipped, 1);
     // An expiry exactly at the epoch stays "expired" (0 would mean no TTL).
     let mut body = b"\xfc".to_vec();
