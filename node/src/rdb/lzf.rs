@@ -15,7 +15,8 @@ const MAX_LITERAL: usize = 32;
 const MAX_MATCH: usize = 7 + 255 + 2;
 /// Farthest a back reference can reach.
 const MAX_DISTANCE: usize = 1 << 13;
-/// Hash table of recent 3-byte sequences used by the compressor.
+/// Largest hash table (log2 entries) of recent 3-byte sequences the
+/// compressor uses.
 const HASH_BITS: u32 = 14;
 
 /// Largest expansion one input byte can produce (a 3-byte reference that
@@ -124,9 +125,9 @@ fn too_long(expected: usize) -> LzfError {
     }
 }
 
-fn hash3(data: &[u8], i: usize) -> usize {
+fn hash3(data: &[u8], i: usize, bits: u32) -> usize {
     let v = (data[i] as u32) << 16 | (data[i + 1] as u32) << 8 | data[i + 2] as u32;
-    (v.wrapping_mul(0x9e37_79b1) >> (32 - HASH_BITS)) as usize
+    (v.wrapping_mul(0x9e37_79b1) >> (32 - bits)) as usize
 }
 
 /// Compresses `input`, or returns None when the result would exceed
@@ -134,11 +135,14 @@ fn hash3(data: &[u8], i: usize) -> usize {
 pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(max_out.min(input.len()));
     // Position + 1 of the last occurrence of each hashed 3-byte sequence.
-    let mut table = vec![0usize; 1 << HASH_BITS];
+    // Sized to the input: a snapshot compresses millions of short strings,
+    // and clearing a full-size table for each would dominate the cost.
+    let bits = (usize::BITS - input.len().leading_zeros()).clamp(4, HASH_BITS);
+    let mut table = vec![0usize; 1 << bits];
     let mut literal_start = 0;
     let mut i = 0;
     while i + 2 < input.len() {
-        let h = hash3(input, i);
+        let h = hash3(input, i, bits);
         let candidate = table[h];
         table[h] = i + 1;
         if candidate != 0 {
@@ -160,7 +164,7 @@ pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
                 let end = i + len;
                 let mut j = i + 1;
                 while j < end && j + 2 < input.len() {
-                    table[hash3(input, j)] = j + 1;
+                    table[hash3(input, j, bits)] = j + 1;
                     j += 1;
                 }
                 i = end;
