@@ -7,6 +7,7 @@ pub mod db;
 pub mod fuzzing;
 pub mod glob;
 pub mod log;
+pub mod rdb;
 pub mod resp;
 pub mod server;
 pub mod util;

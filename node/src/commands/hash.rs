@@ -10,7 +10,7 @@
 use bytes::Bytes;
 use rand::Rng;
 
-use super::args::{self, eq_ic};
+use super::args::{self, eq_ic, scan_cursor};
 use super::flags::*;
 use super::{CmdError, CmdResult, CommandSpec};
 use crate::command;
@@ -190,36 +190,6 @@ pub static COMMANDS: &[CommandSpec] = &[
 pub(super) fn split<'c>(ctx: &'c mut Ctx) -> (&'c mut Db, &'c mut Reply, &'c [Bytes]) {
     let db = ctx.client.db;
     (&mut ctx.state.dbs[db], &mut *ctx.reply, ctx.args)
-}
-
-/// Parses a SCAN-family cursor the way Redis does (C `strtoul`, base 10):
-/// optional sign (a negative value wraps), leading zeroes, even the empty
-/// string (0); no spaces, no trailing garbage, no overflow.
-pub(super) fn scan_cursor(arg: &[u8]) -> Result<u64, CmdError> {
-    let invalid = || CmdError::msg("ERR invalid cursor");
-    if arg.is_empty() {
-        return Ok(0);
-    }
-    let (negative, digits) = match arg[0] {
-        b'-' => (true, &arg[1..]),
-        b'+' => (false, &arg[1..]),
-        _ => (false, arg),
-    };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return Err(invalid());
-    }
-    let mut value: u64 = 0;
-    for &d in digits {
-        value = value
-            .checked_mul(10)
-            .and_then(|v| v.checked_add((d - b'0') as u64))
-            .ok_or_else(invalid)?;
-    }
-    Ok(if negative {
-        value.wrapping_neg()
-    } else {
-        value
-    })
 }
 
 /// One step over a big container by position, visiting from the end

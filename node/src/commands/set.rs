@@ -12,9 +12,10 @@
 use bytes::Bytes;
 use rand::Rng;
 
+use super::args::scan_cursor;
 use super::args::{self, eq_ic};
 use super::flags::*;
-use super::hash::{check_random_reply_size, random_count, scan_cursor, scan_positions, split};
+use super::hash::{check_random_reply_size, random_count, scan_positions, split};
 use super::{CmdError, CmdResult, CommandSpec};
 use crate::command;
 use crate::db::{CompactBytes, Db, EncodingLimits, SetValue, Value};
