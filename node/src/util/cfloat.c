@@ -40,7 +40,8 @@ static int parse_ld(const char *s, size_t len, long double *out) {
     buf[len] = '\0';
     errno = 0;
     v = strtold(buf, &end);
-    if (isspace((unsigned char)buf[0]) || end[0] != '\0' ||
+    /* Every byte must be consumed: an embedded NUL is not the end. */
+    if (isspace((unsigned char)buf[0]) || end[0] != '\0' || (size_t)(end - buf) != len ||
         (errno == ERANGE && (v == HUGE_VAL || v == -HUGE_VAL || v == 0)) ||
         errno == EINVAL || isnan(v))
         return 0;
