@@ -74,9 +74,9 @@ class Server:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def benchmark(port, requests, clients, pipeline):
+def benchmark(port, requests, clients, pipeline, test):
     cmd = ["redis-benchmark", "-p", str(port), "-c", str(clients), "-n", str(requests),
-           "-P", str(pipeline), "-t", ",".join(TESTS), "--csv"]
+           "-P", str(pipeline), "-t", test, "--csv"]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     rates = {}
     for row in csv.reader(io.StringIO(out)):
@@ -93,20 +93,32 @@ def build_ours():
     return os.path.join(ROOT, "target", "release", "redis-ha-node")
 
 
-def throughput(ours_bin, redis_bin, requests, clients):
+def median(values):
+    values = sorted(values)
+    return values[len(values) // 2]
+
+
+def throughput(ours_bin, redis_bin, requests, clients, rounds):
+    """Runs every test against both servers alternately, `rounds` times, and
+    keeps the median: this machine's CPU time is noisy, and alternating means
+    a slow spell hurts both sides alike."""
     results = []
     for pipeline in (1, 16):
-        # Fresh servers per pipeline depth so neither carries the other's data.
-        rates = {}
-        for name, binary, extra in (("redis", redis_bin, []), ("ours", ours_bin, [])):
-            server = Server(binary, name, extra)
-            try:
-                rates[name] = benchmark(server.port, requests, clients, pipeline)
-            finally:
-                server.stop()
-        for test, redis_rps in rates["redis"].items():
-            ours_rps = rates["ours"].get(test, 0.0)
-            results.append((pipeline, test, redis_rps, ours_rps))
+        redis = Server(redis_bin, "redis")
+        ours = Server(ours_bin, "ours")
+        try:
+            for test in TESTS:
+                samples = {"redis": {}, "ours": {}}
+                for _ in range(rounds):
+                    for name, server in (("redis", redis), ("ours", ours)):
+                        for label, rps in benchmark(server.port, requests, clients, pipeline, test).items():
+                            samples[name].setdefault(label, []).append(rps)
+                for label, redis_runs in samples["redis"].items():
+                    ours_runs = samples["ours"].get(label, [0.0])
+                    results.append((pipeline, label, median(redis_runs), median(ours_runs)))
+        finally:
+            redis.stop()
+            ours.stop()
     return results
 
 
@@ -131,16 +143,18 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small counts, for a smoke run")
     parser.add_argument("--redis-server", default=shutil.which("redis-server") or "redis-server")
+    parser.add_argument("--rounds", type=int, default=3, help="runs per test and server (median kept)")
     args = parser.parse_args()
     requests, clients, keys = (200000, 50, 1000000) if not args.quick else (5000, 10, 20000)
+    rounds = args.rounds if not args.quick else 1
     ours_bin = build_ours()
-    print(f"# redis-benchmark -c {clients} -n {requests}, tests {','.join(TESTS)}")
-    print(f"{'pipeline':>8} {'test':<28} {'redis rps':>12} {'ours rps':>12} {'ratio':>7}")
+    print(f"# redis-benchmark -c {clients} -n {requests}, tests {','.join(TESTS)}; median of {rounds} alternating runs")
+    print(f"{'pipeline':>8} {'test':<36} {'redis rps':>12} {'ours rps':>12} {'ratio':>7}")
     worst = None
-    for pipeline, test, redis_rps, ours_rps in throughput(ours_bin, args.redis_server, requests, clients):
+    for pipeline, test, redis_rps, ours_rps in throughput(ours_bin, args.redis_server, requests, clients, rounds):
         ratio = ours_rps / redis_rps if redis_rps else 0.0
         worst = ratio if worst is None else min(worst, ratio)
-        print(f"{pipeline:>8} {test:<28} {redis_rps:>12.0f} {ours_rps:>12.0f} {ratio:>7.2f}")
+        print(f"{pipeline:>8} {test:<36} {redis_rps:>12.0f} {ours_rps:>12.0f} {ratio:>7.2f}")
     print(f"# lowest throughput ratio: {worst:.2f}")
     rss = memory(ours_bin, args.redis_server, keys)
     r_base, r_full = rss["redis"]

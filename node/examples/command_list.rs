@@ -12,10 +12,17 @@ fn commands() {
     for spec in redis_ha_node::commands::table().all() {
         let mut entry = format!("`{}`", spec.name.to_ascii_uppercase());
         if !spec.subcommands.is_empty() {
-            let subs: Vec<String> = spec.subcommands.iter().map(|s| s.name.to_ascii_uppercase()).collect();
+            let subs: Vec<String> = spec
+                .subcommands
+                .iter()
+                .map(|s| s.name.to_ascii_uppercase())
+                .collect();
             entry.push_str(&format!(" ({})", subs.join(", ")));
         }
-        groups.entry(spec.group).or_default().push((spec.name, entry));
+        groups
+            .entry(spec.group)
+            .or_default()
+            .push((spec.name, entry));
     }
     for (group, mut names) in groups {
         names.sort();

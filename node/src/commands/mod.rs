@@ -165,6 +165,20 @@ impl CommandSpec {
         }
     }
 
+    /// Positions of the key arguments of one invocation, without allocating.
+    pub fn key_position_iter(&self, argc: usize) -> impl Iterator<Item = usize> {
+        let (first, last) = if self.first_key <= 0 {
+            (1, 0)
+        } else if self.last_key < 0 {
+            (self.first_key, argc as i32 + self.last_key)
+        } else {
+            (self.first_key, self.last_key.min(argc as i32 - 1))
+        };
+        (first..=last)
+            .step_by(self.key_step.max(1) as usize)
+            .map(|i| i as usize)
+    }
+
     /// Positions of the key arguments of one invocation.
     pub fn key_positions(&self, argc: usize) -> Vec<usize> {
         if self.first_key <= 0 {
@@ -205,7 +219,7 @@ macro_rules! command {
 
 /// The command table: lowercase name → spec.
 pub struct CommandTable {
-    by_name: HashMap<&'static str, &'static CommandSpec>,
+    by_name: HashMap<&'static [u8], &'static CommandSpec, ahash::RandomState>,
     all: Vec<&'static CommandSpec>,
 }
 
@@ -223,11 +237,11 @@ impl CommandTable {
             pubsub::COMMANDS,
             transaction::COMMANDS,
         ];
-        let mut by_name = HashMap::new();
+        let mut by_name = HashMap::default();
         let mut all = Vec::new();
         for family in families {
             for spec in family {
-                let previous = by_name.insert(spec.name, spec);
+                let previous = by_name.insert(spec.name.as_bytes(), spec);
                 assert!(previous.is_none(), "command {} registered twice", spec.name);
                 all.push(spec);
             }
@@ -244,8 +258,7 @@ impl CommandTable {
         for (d, s) in buf.iter_mut().zip(name) {
             *d = s.to_ascii_lowercase();
         }
-        let lower = std::str::from_utf8(&buf[..name.len()]).ok()?;
-        self.by_name.get(lower).copied()
+        self.by_name.get(&buf[..name.len()]).copied()
     }
 
     pub fn all(&self) -> &[&'static CommandSpec] {

@@ -45,9 +45,22 @@ impl Entry {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WrongType;
 
+/// The LRU clock, refreshed by the server cron (as Redis's server.lruclock)
+/// so key accesses do not read the system clock. 0 until the first refresh.
+static LRU_CLOCK: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
 /// Seconds-resolution clock for idle times (OBJECT IDLETIME).
 pub fn lru_clock() -> u32 {
-    (crate::util::time::now_ms() / 1000) as u32
+    match LRU_CLOCK.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => (crate::util::time::now_ms() / 1000) as u32,
+        cached => cached,
+    }
+}
+
+/// Re-reads the system clock into the LRU clock (called by the cron).
+pub fn refresh_lru_clock() {
+    let now = (crate::util::time::now_ms() / 1000) as u32;
+    LRU_CLOCK.store(now, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// One numbered database.

@@ -253,8 +253,12 @@ impl Connection {
                 return Step::Continue;
             }
             let blocked = self.run_batch();
-            let out = self.reply.take();
-            if !self.write_out(&out).await {
+            // Write from the reply buffer and keep its allocation for the next batch.
+            let out = std::mem::take(&mut self.reply.buf);
+            let written = self.write_out(&out).await;
+            self.reply.buf = out;
+            self.reply.buf.clear();
+            if !written {
                 return Step::Close;
             }
             if let Some((rx, request)) = blocked {
@@ -379,7 +383,9 @@ pub fn sync_client_info(st: &mut ServerState, client: &ClientState, qbuf: usize)
         info.last_cmd = client.last_cmd;
         info.name = client.name.clone();
         info.qbuf = qbuf;
-        let mut flags = String::new();
+        // Rebuilt in place: this runs after every batch.
+        let mut flags = std::mem::take(&mut info.flags);
+        flags.clear();
         if client.is_replica {
             flags.push('S');
         }

@@ -2,8 +2,6 @@
 //! queueing, the call itself, propagation to the write log, WATCH and
 //! blocked-client signalling, MONITOR, SLOWLOG and command statistics.
 
-use std::time::Instant;
-
 use bytes::Bytes;
 use tokio::sync::oneshot;
 
@@ -171,9 +169,10 @@ pub fn call(
     args: &[Bytes],
     mode: CallMode,
 ) -> CallOutcome {
-    let started = Instant::now();
-    let now_ms = crate::util::time::now_ms();
-    state.set_now(now_ms);
+    // One wall-clock read gives both the time commands see and the start of
+    // the duration measurement (two reads per call, like Redis's ustime()).
+    let started_us = crate::util::time::now_us();
+    state.set_now(started_us / 1000);
     let dirty_before = state.dirty;
     let reply_mark = reply.len();
     let mut ctx = Ctx {
@@ -205,23 +204,28 @@ pub fn call(
             true
         }
     };
-    let elapsed_us = started.elapsed().as_micros() as u64;
+    let elapsed_us = (crate::util::time::now_us() - started_us).max(0) as u64;
     let changed = state.dirty != dirty_before;
 
     // Expired keys found during the command are deleted before it, so their
     // DELs go first; the whole unit is wrapped in MULTI/EXEC when it has
     // more than one command, as Redis 7.0 does.
+    // Nothing consumes the stream (no replica, no AOF): skip building it.
     let mut ops: Vec<(usize, Argv)> = Vec::new();
-    collect_expired(state, &mut ops);
-    if changed && spec.has(flags::WRITE) || matches!(propagate, Propagate::Replace(_)) {
-        match propagate {
-            Propagate::Verbatim if changed => ops.push((client.db, args.to_vec())),
-            Propagate::Replace(list) => ops.extend(list),
-            _ => {}
+    if state.repl_log.active {
+        collect_expired(state, &mut ops);
+        if changed && spec.has(flags::WRITE) || matches!(propagate, Propagate::Replace(_)) {
+            match propagate {
+                Propagate::Verbatim if changed => ops.push((client.db, args.to_vec())),
+                Propagate::Replace(list) => ops.extend(list),
+                _ => {}
+            }
         }
+    } else {
+        discard_expired(state);
     }
     if changed && signal_key_args {
-        for pos in spec.key_positions(args.len()) {
+        for pos in spec.key_position_iter(args.len()) {
             state.signal_modified_key(client.db, &args[pos]);
         }
     }
@@ -245,9 +249,21 @@ pub fn call(
     }
 }
 
+/// Forgets the expired-key log when no stream is produced.
+fn discard_expired(state: &mut ServerState) {
+    for db in &mut state.dbs {
+        if !db.expired_log.is_empty() {
+            db.expired_log.clear();
+        }
+    }
+}
+
 /// Moves DELs of keys that expired during a command into `ops`.
 pub fn collect_expired(state: &mut ServerState, ops: &mut Vec<(usize, Argv)>) {
     for db in &mut state.dbs {
+        if db.expired_log.is_empty() {
+            continue;
+        }
         for key in db.expired_log.drain(..) {
             ops.push((
                 db.id,

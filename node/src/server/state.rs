@@ -88,7 +88,7 @@ pub struct ServerState {
     pub stats: Stats,
     /// Changes since the last save (rdb_changes_since_last_save).
     pub dirty: u64,
-    pub command_stats: HashMap<&'static str, CommandStat>,
+    pub command_stats: HashMap<&'static str, CommandStat, ahash::RandomState>,
     pub slowlog: VecDeque<SlowlogEntry>,
     pub slowlog_next_id: u64,
     pub latency: HashMap<&'static str, LatencyEvent>,
@@ -123,7 +123,7 @@ impl ServerState {
             repl_log: ReplLog::default(),
             stats: Stats::default(),
             dirty: 0,
-            command_stats: HashMap::new(),
+            command_stats: HashMap::default(),
             slowlog: VecDeque::new(),
             slowlog_next_id: 0,
             latency: HashMap::new(),
