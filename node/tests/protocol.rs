@@ -294,3 +294,45 @@ fn garbage_bytes_never_kill_the_server() {
         Frame::Simple(b"PONG".to_vec())
     );
 }
+
+#[test]
+fn subscriber_that_never_reads_is_disconnected_at_the_output_limit() {
+    let s = server();
+    let mut admin = s.client();
+    assert_eq!(
+        admin
+            .cmd(&[
+                "CONFIG",
+                "SET",
+                "client-output-buffer-limit",
+                "pubsub 1mb 0 0"
+            ])
+            .unwrap(),
+        Frame::Simple(b"OK".to_vec())
+    );
+    let mut sub = s.client();
+    sub.cmd(&["SUBSCRIBE", "flood"]).unwrap();
+    // Publish far more than the limit (and than socket buffers hold) while
+    // the subscriber reads nothing.
+    let payload = vec![b'x'; 256 * 1024];
+    for _ in 0..200 {
+        admin
+            .cmd(&[b"PUBLISH".as_ref(), b"flood", &payload])
+            .unwrap();
+    }
+    // The server closed it: its remaining output ends in EOF, well short of
+    // everything published.
+    let drained = sub.read_to_end_timeout(Duration::from_secs(5));
+    assert!(
+        drained.len() < 200 * payload.len(),
+        "subscriber got everything ({} bytes)",
+        drained.len()
+    );
+    let clients = admin.cmd(&["CLIENT", "LIST"]).unwrap();
+    let text = String::from_utf8_lossy(clients.as_bytes().unwrap()).into_owned();
+    assert_eq!(
+        text.lines().count(),
+        1,
+        "only the admin client should remain:\n{text}"
+    );
+}

@@ -206,10 +206,11 @@ pub fn unsubscribe_everything(ctx: &mut Ctx) {
 }
 
 fn publish(ctx: &mut Ctx) -> CmdResult {
+    let limit = ctx.state.config.settings.pubsub_output_hard_limit;
     let n = ctx
         .state
         .pubsub
-        .publish(&ctx.state.clients, &ctx.args[1], &ctx.args[2]);
+        .publish(&ctx.state.clients, &ctx.args[1], &ctx.args[2], limit);
     ctx.reply.int(n as i64);
     // Replicas and the AOF receive PUBLISH too (Redis propagates it).
     ctx.propagate_as(ctx.args.to_vec());

@@ -183,8 +183,7 @@ pub static DIRECTIVES: &[Directive] = &[
     d!(
         "client-output-buffer-limit",
         Kind::ClientOutputBufferLimit,
-        "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
-        noeffect
+        "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"
     ),
     d!("maxmemory-clients", Kind::MemoryOrPercent, "0", noeffect),
     d!("io-threads", Kind::Int { min: 1, max: 128 }, "1", immutable),

@@ -40,6 +40,8 @@ pub struct Settings {
     pub pidfile: String,
     /// Runtime worker threads: 1 runs everything on one thread, like Redis.
     pub io_threads: usize,
+    /// Hard output-buffer limit of pub/sub clients (client-output-buffer-limit pubsub).
+    pub pubsub_output_hard_limit: usize,
 }
 
 impl Default for Settings {
@@ -68,6 +70,7 @@ impl Default for Settings {
             lazyfree_lazy_user_flush: false,
             pidfile: String::new(),
             io_threads: 1,
+            pubsub_output_hard_limit: 32 * 1024 * 1024,
         }
     }
 }
@@ -315,6 +318,13 @@ impl Config {
             "lazyfree-lazy-user-flush" => s.lazyfree_lazy_user_flush = v == "yes",
             "pidfile" => s.pidfile = v.to_string(),
             "io-threads" => s.io_threads = num().max(1) as usize,
+            "client-output-buffer-limit" => {
+                let words: Vec<&str> = v.split_whitespace().collect();
+                if let Some(chunk) = words.chunks(4).find(|c| c.first() == Some(&"pubsub")) {
+                    s.pubsub_output_hard_limit =
+                        chunk.get(1).and_then(|h| h.parse().ok()).unwrap_or(0);
+                }
+            }
             _ => {}
         }
         Ok(())

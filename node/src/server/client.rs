@@ -162,6 +162,24 @@ impl ClientInfo {
         self.pending_push.fetch_add(bytes.len(), Ordering::Relaxed);
         let _ = self.push_tx.send(bytes);
     }
+
+    /// Queues bytes and closes the client when its unwritten output passes
+    /// `hard_limit` bytes (0 = no limit), as client-output-buffer-limit does:
+    /// a subscriber that does not read must not grow memory without bound.
+    pub fn push_limited(&self, bytes: Bytes, hard_limit: usize) {
+        self.push(bytes);
+        if hard_limit > 0
+            && self.pending_push.load(Ordering::Relaxed) > hard_limit
+            && !self.kill.is_killed()
+        {
+            crate::warning!(
+                "Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.",
+                self.id,
+                self.addr
+            );
+            self.kill.kill();
+        }
+    }
 }
 
 /// All connected clients, in connection order (CLIENT LIST order).

@@ -53,7 +53,14 @@ impl PubSubRegistry {
     }
 
     /// Delivers a message; returns the number of receivers.
-    pub fn publish(&self, clients: &ClientRegistry, channel: &[u8], message: &[u8]) -> usize {
+    /// `hard_limit` is the pubsub class's client-output-buffer-limit.
+    pub fn publish(
+        &self,
+        clients: &ClientRegistry,
+        channel: &[u8],
+        message: &[u8],
+        hard_limit: usize,
+    ) -> usize {
         let mut receivers = 0;
         let mut cached: [Option<Bytes>; 2] = [None, None];
         if let Some(subs) = self.channels.get(channel) {
@@ -68,7 +75,7 @@ impl PubSubRegistry {
                         r.bulk(message);
                         Bytes::from(r.take())
                     });
-                    c.push(frame.clone());
+                    c.push_limited(frame.clone(), hard_limit);
                     receivers += 1;
                 }
             }
@@ -85,7 +92,7 @@ impl PubSubRegistry {
                     r.bulk(pattern);
                     r.bulk(channel);
                     r.bulk(message);
-                    c.push(Bytes::from(r.take()));
+                    c.push_limited(Bytes::from(r.take()), hard_limit);
                     receivers += 1;
                 }
             }
