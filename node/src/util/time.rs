@@ -12,7 +12,7 @@ fn realtime() -> (i64, i64) {
     if rc != 0 {
         return (0, 0);
     }
-    (ts.tv_sec as i64, ts.tv_nsec as i64)
+    (ts.tv_sec, ts.tv_nsec)
 }
 
 /// Milliseconds since the Unix epoch.
