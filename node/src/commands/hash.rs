@@ -651,39 +651,21 @@ fn reply_random_fields(reply: &mut Reply, h: &HashValue, opts: &RandOptions) -> 
 /// Runs commands on an in-process server and records what they propagate.
 #[cfg(test)]
 pub(super) mod harness {
-    use std::sync::{Arc, Mutex};
-
-    use bytes::Bytes;
-
     use crate::config::Config;
-    use crate::resp::Reply;
     use crate::server::client::ClientState;
-    use crate::server::exec::execute;
-    use crate::server::repl_log::StreamSink;
     use crate::server::state::ServerState;
-
-    struct Capture(Arc<Mutex<Vec<u8>>>);
-
-    impl StreamSink for Capture {
-        fn write(&mut self, chunk: &Bytes) {
-            if let Ok(mut out) = self.0.lock() {
-                out.extend_from_slice(chunk);
-            }
-        }
-    }
+    use crate::server::test_support::{run_line, StreamCapture};
 
     pub struct Server {
         state: ServerState,
         client: ClientState,
-        stream: Arc<Mutex<Vec<u8>>>,
+        stream: StreamCapture,
     }
 
     impl Server {
         pub fn new() -> Server {
             let mut state = ServerState::new(Config::default());
-            let stream = Arc::new(Mutex::new(Vec::new()));
-            state.repl_log.active = true;
-            state.repl_log.sinks.push(Box::new(Capture(stream.clone())));
+            let stream = StreamCapture::attach(&mut state);
             Server {
                 state,
                 client: ClientState::new(1, String::new(), true),
@@ -693,34 +675,13 @@ pub(super) mod harness {
 
         /// Runs one command (space-separated words); returns the raw reply.
         pub fn run(&mut self, line: &str) -> String {
-            let args = line
-                .split(' ')
-                .map(|w| Bytes::from(w.to_string()))
-                .collect();
-            let mut reply = Reply::new(false);
-            let _ = execute(&mut self.state, &mut self.client, &mut reply, args);
-            String::from_utf8_lossy(&reply.take()).into_owned()
+            run_line(&mut self.state, &mut self.client, line)
         }
 
         /// The propagated commands since the last call, one per line,
         /// arguments joined by spaces (SELECT lines left out).
         pub fn propagated(&mut self) -> Vec<String> {
-            let raw = self
-                .stream
-                .lock()
-                .map(|mut s| std::mem::take(&mut *s))
-                .unwrap_or_default();
-            let text = String::from_utf8_lossy(&raw).into_owned();
-            let mut commands = Vec::new();
-            let mut lines = text.split("\r\n").filter(|l| !l.is_empty());
-            while let Some(header) = lines.next() {
-                let n: usize = header.trim_start_matches('*').parse().unwrap_or(0);
-                let words: Vec<&str> = (0..n).filter_map(|_| lines.nth(1)).collect();
-                if words.first() != Some(&"SELECT") {
-                    commands.push(words.join(" "));
-                }
-            }
-            commands
+            self.stream.take_commands_without_select()
         }
     }
 }

@@ -946,40 +946,25 @@ mod tests {
     /// Runs commands in-process through the executor and records the write
     /// stream, to check what blocking commands propagate and whom they serve.
     mod executed {
-        use std::sync::{Arc, Mutex};
-
-        use bytes::Bytes;
         use tokio::sync::oneshot;
 
         use crate::config::Config;
-        use crate::resp::{Frame, Reply};
+        use crate::resp::Frame;
         use crate::server::blocking::Unblocked;
         use crate::server::client::ClientState;
-        use crate::server::exec::{execute, Outcome};
-        use crate::server::repl_log::StreamSink;
+        use crate::server::exec::Outcome;
+        use crate::server::test_support::{execute_words, StreamCapture};
         use crate::server::ServerState;
-
-        struct Capture(Arc<Mutex<Vec<u8>>>);
-
-        impl StreamSink for Capture {
-            fn write(&mut self, chunk: &Bytes) {
-                if let Ok(mut buf) = self.0.lock() {
-                    buf.extend_from_slice(chunk);
-                }
-            }
-        }
 
         struct Harness {
             state: ServerState,
-            stream: Arc<Mutex<Vec<u8>>>,
+            stream: StreamCapture,
         }
 
         impl Harness {
             fn new() -> Harness {
                 let mut state = ServerState::new(Config::default());
-                let stream = Arc::new(Mutex::new(Vec::new()));
-                state.repl_log.active = true;
-                state.repl_log.sinks.push(Box::new(Capture(stream.clone())));
+                let stream = StreamCapture::attach(&mut state);
                 Harness { state, stream }
             }
 
@@ -988,17 +973,13 @@ mod tests {
                 client: &mut ClientState,
                 line: &str,
             ) -> (Frame, Option<oneshot::Receiver<Unblocked>>) {
-                let args: Vec<Bytes> = line
-                    .split(' ')
-                    .map(|w| Bytes::copy_from_slice(w.as_bytes()))
-                    .collect();
-                let mut reply = Reply::new(client.resp3);
-                let outcome = execute(&mut self.state, client, &mut reply, args);
+                let words: Vec<&str> = line.split(' ').collect();
+                let (reply, outcome) = execute_words(&mut self.state, client, &words);
                 let waiting = match outcome {
                     Outcome::Blocked(rx, _) => Some(rx),
                     Outcome::Done => None,
                 };
-                let frame = match Frame::parse(&reply.buf) {
+                let frame = match Frame::parse(&reply) {
                     Ok(Some((f, _))) => f,
                     _ => Frame::Null,
                 };
@@ -1007,22 +988,7 @@ mod tests {
 
             /// The propagated commands so far (SELECTs included), as text.
             fn stream(&self) -> Vec<String> {
-                let buf = self.stream.lock().map(|b| b.clone()).unwrap_or_default();
-                let mut out = Vec::new();
-                let mut at = 0;
-                while let Ok(Some((frame, used))) = Frame::parse(&buf[at..]) {
-                    let words: Vec<String> = frame
-                        .items()
-                        .unwrap_or_default()
-                        .iter()
-                        .map(|f| {
-                            String::from_utf8_lossy(f.as_bytes().unwrap_or_default()).into_owned()
-                        })
-                        .collect();
-                    out.push(words.join(" "));
-                    at += used;
-                }
-                out
+                self.stream.commands()
             }
         }
 

@@ -9,6 +9,8 @@ pub mod exec;
 pub mod pubsub;
 pub mod repl_log;
 pub mod state;
+#[cfg(test)]
+pub mod test_support;
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;

@@ -3,65 +3,24 @@
 //! expiry cycle.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
-
-use bytes::Bytes;
 
 use crate::config::Config;
 use crate::db::{CompactBytes, Value};
-use crate::resp::Reply;
 use crate::server::client::ClientState;
-use crate::server::exec::{execute, Outcome};
-use crate::server::repl_log::StreamSink;
+use crate::server::exec::Outcome;
 use crate::server::state::ServerState;
-
-/// Collects the propagated stream as text.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl StreamSink for Capture {
-    fn write(&mut self, chunk: &Bytes) {
-        if let Ok(mut buf) = self.0.lock() {
-            buf.extend_from_slice(chunk);
-        }
-    }
-}
-
-impl Capture {
-    /// The stream's commands, one per line, arguments separated by spaces.
-    fn commands(&self) -> Vec<String> {
-        let raw = self.0.lock().map(|b| b.clone()).unwrap_or_default();
-        let text = String::from_utf8_lossy(&raw).into_owned();
-        let mut out = Vec::new();
-        let mut lines = text.split("\r\n").peekable();
-        while let Some(line) = lines.next() {
-            let Some(n) = line.strip_prefix('*') else {
-                continue;
-            };
-            let n: usize = n.parse().unwrap_or(0);
-            let mut parts = Vec::new();
-            for _ in 0..n {
-                lines.next();
-                parts.push(lines.next().unwrap_or("").to_string());
-            }
-            out.push(parts.join(" "));
-        }
-        out
-    }
-}
+use crate::server::test_support::{execute_words, StreamCapture};
 
 struct Harness {
     state: ServerState,
     client: ClientState,
-    stream: Capture,
+    stream: StreamCapture,
 }
 
 impl Harness {
     fn new() -> Self {
         let mut state = ServerState::new(Config::default());
-        let stream = Capture::default();
-        state.repl_log.active = true;
-        state.repl_log.sinks.push(Box::new(stream.clone()));
+        let stream = StreamCapture::attach(&mut state);
         Harness {
             state,
             client: ClientState::new(1, "test".into(), true),
@@ -89,14 +48,10 @@ impl Harness {
 
     /// Runs one command and returns its raw RESP2 reply.
     fn run(&mut self, line: &str) -> String {
-        let args: Vec<Bytes> = line
-            .split(' ')
-            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
-            .collect();
-        let mut reply = Reply::new(false);
-        match execute(&mut self.state, &mut self.client, &mut reply, args) {
-            Outcome::Done => String::from_utf8_lossy(&reply.take()).into_owned(),
-            Outcome::Blocked(..) => panic!("unexpected block"),
+        let words: Vec<&str> = line.split(' ').collect();
+        match execute_words(&mut self.state, &mut self.client, &words) {
+            (reply, Outcome::Done) => String::from_utf8_lossy(&reply).into_owned(),
+            (_, Outcome::Blocked(..)) => panic!("unexpected block"),
         }
     }
 }

@@ -248,34 +248,14 @@ pub fn lolwut(ctx: &mut Ctx) -> CmdResult {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
-
-    use bytes::Bytes;
-
     use crate::config::Config;
-    use crate::resp::Reply;
     use crate::server::client::ClientState;
-    use crate::server::exec::execute;
-    use crate::server::repl_log::StreamSink;
     use crate::server::state::ServerState;
-
-    /// Collects the replication stream.
-    struct Capture(Arc<Mutex<Vec<u8>>>);
-
-    impl StreamSink for Capture {
-        fn write(&mut self, chunk: &Bytes) {
-            self.0.lock().unwrap().extend_from_slice(chunk);
-        }
-    }
+    use crate::server::test_support::{execute_words, StreamCapture};
 
     fn run(state: &mut ServerState, client: &mut ClientState, line: &str) -> Vec<u8> {
-        let mut reply = Reply::new(false);
-        let args = line
-            .split(' ')
-            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
-            .collect();
-        execute(state, client, &mut reply, args);
-        reply.take()
+        let words: Vec<&str> = line.split(' ').collect();
+        execute_words(state, client, &words).0
     }
 
     #[test]
@@ -285,9 +265,7 @@ mod tests {
             .apply_line("enable-debug-command", &["yes".into()], true)
             .unwrap();
         let mut state = ServerState::new(config);
-        let stream = Arc::new(Mutex::new(Vec::new()));
-        state.repl_log.active = true;
-        state.repl_log.sinks.push(Box::new(Capture(stream.clone())));
+        let stream = StreamCapture::attach(&mut state);
         let mut client = ClientState::new(1, "127.0.0.1:1".into(), true);
 
         // An empty FLUSHALL still reaches replicas, as in Redis 7.0.
@@ -298,7 +276,7 @@ mod tests {
         assert_eq!(run(&mut state, &mut client, "FLUSHDB ASYNC"), b"+OK\r\n");
         assert_eq!(state.dirty, 3);
         assert_eq!(run(&mut state, &mut client, "SWAPDB 0 1"), b"+OK\r\n");
-        let text = String::from_utf8(stream.lock().unwrap().clone()).unwrap();
+        let text = String::from_utf8(stream.raw()).unwrap();
         assert_eq!(
             text,
             "*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*1\r\n$8\r\nFLUSHALL\r\n\

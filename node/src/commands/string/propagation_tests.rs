@@ -2,65 +2,23 @@
 //! executor on an in-memory server. The expected streams were taken from a
 //! real Redis 7.0.15's AOF for the same commands.
 
-use std::sync::{Arc, Mutex};
-
-use bytes::Bytes;
-
 use crate::config::Config;
 use crate::db::Value;
-use crate::resp::Reply;
 use crate::server::client::ClientState;
-use crate::server::exec::{execute, Outcome};
-use crate::server::repl_log::StreamSink;
+use crate::server::exec::Outcome;
 use crate::server::state::ServerState;
-
-/// Collects the propagated stream.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl StreamSink for Capture {
-    fn write(&mut self, chunk: &Bytes) {
-        if let Ok(mut buf) = self.0.lock() {
-            buf.extend_from_slice(chunk);
-        }
-    }
-}
-
-impl Capture {
-    /// The stream's commands (SELECT left out), arguments joined by spaces.
-    fn commands(&self) -> Vec<String> {
-        let raw = self.0.lock().map(|b| b.clone()).unwrap_or_default();
-        let text = String::from_utf8_lossy(&raw).into_owned();
-        let mut out = Vec::new();
-        let mut lines = text.split("\r\n");
-        while let Some(line) = lines.next() {
-            let Some(n) = line.strip_prefix('*') else {
-                continue;
-            };
-            let n: usize = n.parse().unwrap_or(0);
-            let parts: Vec<String> = (0..n)
-                .filter_map(|_| lines.nth(1).map(str::to_string))
-                .collect();
-            if parts.first().map(String::as_str) != Some("SELECT") {
-                out.push(parts.join(" "));
-            }
-        }
-        out
-    }
-}
+use crate::server::test_support::{execute_words, StreamCapture};
 
 struct Harness {
     state: ServerState,
     client: ClientState,
-    stream: Capture,
+    stream: StreamCapture,
 }
 
 impl Harness {
     fn new() -> Self {
         let mut state = ServerState::new(Config::default());
-        let stream = Capture::default();
-        state.repl_log.active = true;
-        state.repl_log.sinks.push(Box::new(stream.clone()));
+        let stream = StreamCapture::attach(&mut state);
         Harness {
             state,
             client: ClientState::new(1, "test".into(), true),
@@ -70,14 +28,9 @@ impl Harness {
 
     /// Runs one command given as separate arguments; returns the RESP2 reply.
     fn run_args(&mut self, args: &[&str]) -> String {
-        let args: Vec<Bytes> = args
-            .iter()
-            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
-            .collect();
-        let mut reply = Reply::new(false);
-        match execute(&mut self.state, &mut self.client, &mut reply, args) {
-            Outcome::Done => String::from_utf8_lossy(&reply.take()).into_owned(),
-            Outcome::Blocked(..) => "blocked".into(),
+        match execute_words(&mut self.state, &mut self.client, args) {
+            (reply, Outcome::Done) => String::from_utf8_lossy(&reply).into_owned(),
+            (_, Outcome::Blocked(..)) => "blocked".into(),
         }
     }
 
@@ -88,9 +41,9 @@ impl Harness {
 
     /// Runs a command and returns what it propagated.
     fn propagated(&mut self, line: &str) -> Vec<String> {
-        let before = self.stream.commands().len();
+        let before = self.stream.commands_without_select().len();
         self.run(line);
-        self.stream.commands().split_off(before)
+        self.stream.commands_without_select().split_off(before)
     }
 
     fn now(&self) -> i64 {
@@ -246,14 +199,17 @@ fn bit_commands_propagate_only_changes() {
 fn setrange_and_append() {
     let mut h = Harness::new();
     h.run("SET sr abc");
-    let before = h.stream.commands().len();
+    let before = h.stream.commands_without_select().len();
     h.run_args(&["SETRANGE", "sr", "1", ""]);
     h.run_args(&["SETRANGE", "none", "1", ""]);
-    assert_eq!(h.stream.commands().len(), before);
+    assert_eq!(h.stream.commands_without_select().len(), before);
     assert_eq!(h.propagated("SETRANGE sr 1 b"), ["SETRANGE sr 1 b"]);
     h.run_args(&["APPEND", "sr", ""]);
     assert_eq!(
-        h.stream.commands().last().map(String::as_str),
+        h.stream
+            .commands_without_select()
+            .last()
+            .map(String::as_str),
         Some("APPEND sr ")
     );
 }

@@ -2,62 +2,21 @@
 //! the executor on an in-memory server. The expected streams are those of a
 //! real Redis 7.0.15's AOF for the same commands.
 
-use std::sync::{Arc, Mutex};
-
-use bytes::Bytes;
-
 use crate::config::Config;
-use crate::resp::Reply;
 use crate::server::client::ClientState;
-use crate::server::exec::{execute, Outcome};
-use crate::server::repl_log::StreamSink;
 use crate::server::state::ServerState;
-
-/// Collects the propagated stream.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl StreamSink for Capture {
-    fn write(&mut self, chunk: &Bytes) {
-        if let Ok(mut buf) = self.0.lock() {
-            buf.extend_from_slice(chunk);
-        }
-    }
-}
-
-impl Capture {
-    /// The stream's commands (SELECT left out), arguments joined by spaces.
-    fn commands(&self) -> Vec<String> {
-        let raw = self.0.lock().map(|b| b.clone()).unwrap_or_default();
-        let text = String::from_utf8_lossy(&raw).into_owned();
-        let mut out = Vec::new();
-        let mut lines = text.split("\r\n");
-        while let Some(line) = lines.next() {
-            let Some(n) = line.strip_prefix('*') else {
-                continue;
-            };
-            let n: usize = n.parse().unwrap_or(0);
-            let parts: Vec<&str> = (0..n).filter_map(|_| lines.nth(1)).collect();
-            if parts.first() != Some(&"SELECT") {
-                out.push(parts.join(" "));
-            }
-        }
-        out
-    }
-}
+use crate::server::test_support::{run_line, StreamCapture};
 
 struct Harness {
     state: ServerState,
     clients: Vec<ClientState>,
-    stream: Capture,
+    stream: StreamCapture,
 }
 
 impl Harness {
     fn new() -> Self {
         let mut state = ServerState::new(Config::default());
-        let stream = Capture::default();
-        state.repl_log.active = true;
-        state.repl_log.sinks.push(Box::new(stream.clone()));
+        let stream = StreamCapture::attach(&mut state);
         let clients = (1..=2)
             .map(|id| ClientState::new(id, "test".into(), true))
             .collect();
@@ -70,15 +29,7 @@ impl Harness {
 
     /// Runs a command as client `who` (0 or 1); returns the RESP2 reply.
     fn run_as(&mut self, who: usize, line: &str) -> String {
-        let args = line
-            .split(' ')
-            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
-            .collect();
-        let mut reply = Reply::new(false);
-        match execute(&mut self.state, &mut self.clients[who], &mut reply, args) {
-            Outcome::Done => String::from_utf8_lossy(&reply.take()).into_owned(),
-            Outcome::Blocked(..) => "blocked".into(),
-        }
+        run_line(&mut self.state, &mut self.clients[who], line)
     }
 
     fn run_all(&mut self, lines: &[&str]) {
@@ -115,7 +66,7 @@ fn writes_propagate_like_redis() {
         "ZREM z a",
     ]);
     assert_eq!(
-        h.stream.commands(),
+        h.stream.commands_without_select(),
         [
             "ZADD z 1 a 2 b 3 c",
             "ZINCRBY z 1 a",
@@ -146,7 +97,7 @@ fn served_blocked_pops_propagate_after_the_write() {
     assert_eq!(h.run_as(1, "BZPOPMAX w3 w4 0"), "blocked");
     h.run_all(&["MULTI", "ZADD w4 1 x", "ZADD w3 2 y", "EXEC"]);
     assert_eq!(
-        h.stream.commands(),
+        h.stream.commands_without_select(),
         [
             "ZADD w 1 x 2 y",
             "ZPOPMIN w",
