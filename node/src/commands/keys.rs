@@ -3,6 +3,7 @@
 //! `keys/expire.rs`, OBJECT in `keys/object.rs` and SORT in `keys/sort.rs`.
 
 mod dump;
+pub use dump::write_options;
 mod expire;
 mod object;
 mod sort;

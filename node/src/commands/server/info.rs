@@ -312,13 +312,20 @@ fn persistence(t: &mut InfoText, st: &ServerState) {
     t.field("rdb_changes_since_last_save", st.dirty);
     t.field("rdb_bgsave_in_progress", 0);
     t.field("rdb_last_save_time", last_save_time(st));
-    t.field("rdb_last_bgsave_status", "ok");
+    let status = if st.persist.last_save_ok { "ok" } else { "err" };
+    t.field("rdb_last_bgsave_status", status);
     t.field("rdb_last_bgsave_time_sec", -1);
     t.field("rdb_current_bgsave_time_sec", -1);
-    t.field("rdb_saves", 0);
+    t.field("rdb_saves", st.persist.saves);
     t.field("rdb_last_cow_size", 0);
-    t.field("rdb_last_load_keys_expired", 0);
-    t.field("rdb_last_load_keys_loaded", 0);
+    t.field(
+        "rdb_last_load_keys_expired",
+        st.persist.last_load_keys_expired,
+    );
+    t.field(
+        "rdb_last_load_keys_loaded",
+        st.persist.last_load_keys_loaded,
+    );
     t.field("aof_enabled", aof as u8);
     t.field("aof_rewrite_in_progress", 0);
     t.field("aof_rewrite_scheduled", 0);
