@@ -15,7 +15,6 @@ use crate::{notice, warning};
 pub struct PersistStats {
     /// Unix seconds of the last successful save; start-up counts as one.
     pub last_save_time: i64,
-    pub last_save_ok: bool,
     pub saves: u64,
     pub last_load_keys_loaded: u64,
     pub last_load_keys_expired: u64,
@@ -25,7 +24,6 @@ impl PersistStats {
     pub fn new(now_secs: i64) -> Self {
         PersistStats {
             last_save_time: now_secs,
-            last_save_ok: true,
             saves: 0,
             last_load_keys_loaded: 0,
             last_load_keys_expired: 0,
@@ -51,14 +49,14 @@ pub fn save(state: &mut ServerState) -> Result<(), String> {
             notice!("DB saved on disk");
             state.dirty = 0;
             state.persist.last_save_time = crate::util::time::now_ms() / 1000;
-            state.persist.last_save_ok = true;
             state.persist.saves += 1;
             Ok(())
         }
         Err(e) => {
             let _ = std::fs::remove_file(&temp);
+            // A failed synchronous save leaves rdb_last_bgsave_status alone,
+            // as in Redis (only background saves set it).
             warning!("{e}");
-            state.persist.last_save_ok = false;
             Err(e)
         }
     }
@@ -74,7 +72,7 @@ fn write_snapshot(state: &ServerState, path: &Path) -> io::Result<()> {
     };
     writer.begin(&aux)?;
     for (index, db) in state.dbs.iter().enumerate() {
-        if db.len() == 0 {
+        if db.is_empty() {
             continue;
         }
         writer.select_db(index, db.len() as u64, db.volatile_len() as u64)?;

