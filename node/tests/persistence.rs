@@ -494,3 +494,32 @@ fn dump_restore_round_trip_with_real_redis() {
     assert_eq!(snapshot(&mut oc), expected);
     assert_eq!(snapshot(&mut rc), expected);
 }
+
+/// Under an LRU policy real Redis stores each key's idle time in the file;
+/// loading keeps it (OBJECT IDLETIME).
+#[test]
+fn idle_times_survive_a_real_redis_snapshot() {
+    if !have_real_redis() {
+        eprintln!("skipped: redis-server not installed");
+        return;
+    }
+    let real = ServerProcess::start(Flavor::RealRedis, &["--maxmemory-policy", "allkeys-lru"]);
+    let mut rc = real.client();
+    ok(&mut rc, &[b"SET", b"src", b"v"]);
+    let Frame::Bulk(payload) = cmd(&mut rc, &[b"DUMP", b"src"]) else {
+        panic!("DUMP")
+    };
+    ok(
+        &mut rc,
+        &[b"RESTORE", b"old", b"0", &payload, b"IDLETIME", b"5000"],
+    );
+    ok(&mut rc, &[b"SAVE"]);
+    let dir = ScratchDir::new("persist-idle");
+    std::fs::copy(real.dir.0.join("dump.rdb"), dir.0.join("dump.rdb")).expect("copy");
+    let server = start_ours(&dir.0);
+    let mut c = Client::connect(server.port).expect("connect");
+    let Frame::Integer(idle) = cmd(&mut c, &[b"OBJECT", b"IDLETIME", b"old"]) else {
+        panic!("OBJECT IDLETIME")
+    };
+    assert!((5000..5010).contains(&idle), "{idle}");
+}

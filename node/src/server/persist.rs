@@ -135,6 +135,10 @@ fn load_from(state: &mut ServerState, file: File) -> Result<(u64, u64), String> 
         databases: state.dbs.len(),
         verify_checksum: state.config.get("rdbchecksum").is_none_or(|v| v != "no"),
     };
+    let lfu = state
+        .config
+        .get("maxmemory-policy")
+        .is_some_and(|p| p.contains("lfu"));
     let mut reader = RdbReader::new(file, opts).map_err(|e| e.to_string())?;
     let mut loaded = 0;
     let mut announced = false;
@@ -144,7 +148,8 @@ fn load_from(state: &mut ServerState, file: File) -> Result<(u64, u64), String> 
             announced = true;
         }
         match item {
-            RdbItem::Key(k) => {
+            RdbItem::Key(mut k) => {
+                apply_access_metadata(&mut k, lfu);
                 state.dbs[k.db].set_entry(&k.key, k.entry);
                 loaded += 1;
             }
@@ -160,6 +165,20 @@ fn load_from(state: &mut ServerState, file: File) -> Result<(u64, u64), String> 
         announce_aux(&reader);
     }
     Ok((loaded, reader.stats().expired_skipped))
+}
+
+/// The IDLE / FREQ records of a key, applied as Redis does at load: the
+/// frequency under an LFU policy, the idle time otherwise.
+fn apply_access_metadata(key: &mut crate::rdb::LoadedKey, lfu: bool) {
+    if lfu {
+        if let Some(freq) = key.lfu_freq {
+            let minutes = (crate::util::time::now_ms() / 60_000) as u32 & 0xffff;
+            key.entry.lru = (minutes << 8) | u32::from(freq);
+        }
+    } else if let Some(idle) = key.idle_secs {
+        let idle = idle.min(u64::from(u32::MAX)) as u32;
+        key.entry.lru = crate::db::lru_clock().wrapping_sub(idle);
+    }
 }
 
 /// Logs what the AUX header says, once it has been read (at the first item

@@ -145,3 +145,77 @@ fn apply_access_hint(ctx: &Ctx, entry: &mut Entry, opts: &RestoreOptions) {
         entry.lru = crate::db::lru_clock().wrapping_sub(idle);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use crate::config::Config;
+    use crate::db::{CompactBytes, Value};
+    use crate::resp::Reply;
+    use crate::server::client::ClientState;
+    use crate::server::exec::execute;
+    use crate::server::state::ServerState;
+    use crate::server::test_support::StreamCapture;
+
+    fn run(state: &mut ServerState, client: &mut ClientState, args: &[&[u8]]) -> Vec<u8> {
+        let args = args.iter().map(|a| Bytes::copy_from_slice(a)).collect();
+        let mut reply = Reply::new(false);
+        execute(state, client, &mut reply, args);
+        reply.take()
+    }
+
+    #[test]
+    fn restore_propagates_absolute_ttls_and_dels() {
+        let mut state = ServerState::new(Config::default());
+        let stream = StreamCapture::attach(&mut state);
+        let mut client = ClientState::new(1, "127.0.0.1:1".into(), true);
+        let payload = crate::rdb::dump_payload(&Value::Str(CompactBytes::new(b"v")));
+        let before = crate::util::time::now_ms();
+
+        // No TTL: verbatim.
+        let ok = b"+OK\r\n".to_vec();
+        assert_eq!(
+            run(&mut state, &mut client, &[b"RESTORE", b"a", b"0", &payload]),
+            ok
+        );
+        // A relative TTL becomes an absolute one plus ABSTTL.
+        assert_eq!(
+            run(
+                &mut state,
+                &mut client,
+                &[b"RESTORE", b"b", b"5000", &payload]
+            ),
+            ok
+        );
+        // Already expired and nothing replaced: no change, nothing sent.
+        assert_eq!(
+            run(
+                &mut state,
+                &mut client,
+                &[b"RESTORE", b"c", b"1", &payload, b"ABSTTL"]
+            ),
+            ok
+        );
+        // Already expired, replacing a key: the key goes, as a DEL.
+        assert_eq!(
+            run(
+                &mut state,
+                &mut client,
+                &[b"RESTORE", b"a", b"1", &payload, b"ABSTTL", b"REPLACE"]
+            ),
+            ok
+        );
+        assert_eq!(state.dbs[0].peek(b"a").map(|_| ()), None);
+        let commands = stream.commands_without_select();
+        assert_eq!(commands.len(), 3, "{commands:?}");
+        assert!(commands[0].starts_with("RESTORE a 0 "), "{commands:?}");
+        let parts: Vec<&str> = commands[1].split(' ').collect();
+        assert_eq!(parts[..2], ["RESTORE", "b"]);
+        let at: i64 = parts[2].parse().unwrap();
+        assert!(at >= before + 5000 && at <= crate::util::time::now_ms() + 5000);
+        assert_eq!(parts.last(), Some(&"ABSTTL"));
+        assert_eq!(commands[2], "DEL a");
+        assert_eq!(state.dbs[0].peek(b"b").map(|e| e.expire_at), Some(at));
+    }
+}
