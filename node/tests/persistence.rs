@@ -523,3 +523,31 @@ fn idle_times_survive_a_real_redis_snapshot() {
     };
     assert!((5000..5010).contains(&idle), "{idle}");
 }
+
+/// Under an LRU policy our SAVE records idle times too, and both servers
+/// read them back.
+#[test]
+fn our_idle_times_are_saved_under_lru() {
+    let dir = ScratchDir::new("persist-our-idle");
+    {
+        let mut server = start_ours_with(&dir.0, &["--maxmemory-policy", "allkeys-lru"]);
+        let mut c = Client::connect(server.port).expect("connect");
+        ok(&mut c, &[b"SET", b"src", b"v"]);
+        let Frame::Bulk(payload) = cmd(&mut c, &[b"DUMP", b"src"]) else {
+            panic!("DUMP")
+        };
+        ok(
+            &mut c,
+            &[b"RESTORE", b"old", b"0", &payload, b"IDLETIME", b"5000"],
+        );
+        ok(&mut c, &[b"SAVE"]);
+        server.child.kill().expect("kill");
+        let _ = server.child.wait();
+    }
+    let server = start_ours_with(&dir.0, &["--maxmemory-policy", "allkeys-lru"]);
+    let mut c = Client::connect(server.port).expect("connect");
+    let Frame::Integer(idle) = cmd(&mut c, &[b"OBJECT", b"IDLETIME", b"old"]) else {
+        panic!("OBJECT IDLETIME")
+    };
+    assert!((5000..5010).contains(&idle), "{idle}");
+}

@@ -4,6 +4,7 @@
 
 mod dump;
 pub use dump::write_options;
+pub(crate) use object::lfu_decayed_counter;
 mod expire;
 mod object;
 mod sort;

@@ -7,7 +7,7 @@ use std::io;
 use std::path::Path;
 
 use super::state::ServerState;
-use crate::rdb::{LoadOptions, RdbAux, RdbItem, RdbReader, RdbWriter};
+use crate::rdb::{KeyMeta, LoadOptions, RdbAux, RdbItem, RdbReader, RdbWriter};
 use crate::{notice, warning};
 
 /// Outcome bookkeeping of saves and loads (INFO persistence, LASTSAVE).
@@ -71,17 +71,64 @@ fn write_snapshot(state: &ServerState, path: &Path) -> io::Result<()> {
         ..RdbAux::default()
     };
     writer.begin(&aux)?;
+    let policy = AccessPolicy::of(state);
     for (index, db) in state.dbs.iter().enumerate() {
         if db.is_empty() {
             continue;
         }
         writer.select_db(index, db.len() as u64, db.volatile_len() as u64)?;
         for (key, entry) in db.iter_live() {
-            writer.write_entry(key, entry)?;
+            writer.write_entry_with_meta(key, entry, access_meta(entry, policy))?;
         }
     }
     let file = writer.finish()?;
     file.sync_all()
+}
+
+/// Which per-key access record the maxmemory policy makes Redis save.
+#[derive(Clone, Copy)]
+enum AccessPolicy {
+    None,
+    Lru,
+    Lfu { decay_minutes: u64 },
+}
+
+impl AccessPolicy {
+    fn of(state: &ServerState) -> Self {
+        let policy = state.config.get("maxmemory-policy").unwrap_or("");
+        if policy.contains("lfu") {
+            let decay_minutes = state
+                .config
+                .get("lfu-decay-time")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(1);
+            AccessPolicy::Lfu { decay_minutes }
+        } else if policy.contains("lru") {
+            AccessPolicy::Lru
+        } else {
+            AccessPolicy::None
+        }
+    }
+}
+
+/// IDLE seconds under an LRU policy, the decayed FREQ counter under LFU.
+fn access_meta(entry: &crate::db::Entry, policy: AccessPolicy) -> KeyMeta {
+    match policy {
+        AccessPolicy::None => KeyMeta::default(),
+        AccessPolicy::Lru => KeyMeta {
+            idle_secs: Some(u64::from(crate::db::lru_clock().wrapping_sub(entry.lru))),
+            lfu_freq: None,
+        },
+        AccessPolicy::Lfu { decay_minutes } => {
+            let minutes = (crate::util::time::now_ms() / 60_000) as u64;
+            let counter =
+                crate::commands::keys::lfu_decayed_counter(entry.lru, minutes, decay_minutes);
+            KeyMeta {
+                idle_secs: None,
+                lfu_freq: Some(counter.min(255) as u8),
+            }
+        }
+    }
 }
 
 /// Loads `dbfilename` if it exists. Any decoding problem is fatal: the
