@@ -2,6 +2,9 @@
 //! RANDOMKEY, RENAME, RENAMENX, MOVE, COPY. The expiry commands live in
 //! `keys/expire.rs`, OBJECT in `keys/object.rs` and SORT in `keys/sort.rs`.
 
+mod dump;
+pub use dump::write_options;
+pub(crate) use object::lfu_decayed_counter;
 mod expire;
 mod object;
 mod sort;
@@ -46,6 +49,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         subcommands: OBJECT_SUBCOMMANDS,
         ..command!("object", -2, 0, (0, 0, 0), "generic", "2.2.3", "A container for object introspection commands", object::object)
     },
+    command!("dump", 2, READONLY, (1, 1, 1), "generic", "2.6.0", "Return a serialized version of the value stored at the specified key.", dump::dump),
+    command!("restore", -4, WRITE | DENYOOM, (1, 1, 1), "generic", "2.6.0", "Create a key using the provided serialized value, previously obtained using DUMP.", dump::restore),
     command!("sort", -2, WRITE | DENYOOM, (1, 1, 1), "generic", "1.0.0", "Sort the elements in a list, set or sorted set", sort::sort),
     command!("sort_ro", -2, READONLY, (1, 1, 1), "generic", "7.0.0", "Sort the elements in a list, set or sorted set. Read-only variant of SORT.", sort::sort_ro),
 ];

@@ -379,6 +379,16 @@ pub static COMMANDS: &[CommandSpec] = &[
         admin::lastsave
     ),
     command!(
+        "save",
+        1,
+        ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI,
+        (0, 0, 0),
+        "server",
+        "1.0.0",
+        "Synchronously save the dataset to disk",
+        admin::save
+    ),
+    command!(
         "shutdown",
         -1,
         ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY | SENTINEL,

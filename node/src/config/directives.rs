@@ -307,8 +307,8 @@ pub static DIRECTIVES: &[Directive] = &[
     // Snapshotting.
     d!("save", Kind::Save, "3600 1 300 100 60 10000", noeffect),
     d!("stop-writes-on-bgsave-error", Kind::Bool, "yes", noeffect),
-    d!("rdbcompression", Kind::Bool, "yes", noeffect),
-    d!("rdbchecksum", Kind::Bool, "yes", noeffect),
+    d!("rdbcompression", Kind::Bool, "yes"),
+    d!("rdbchecksum", Kind::Bool, "yes"),
     d!(
         "sanitize-dump-payload",
         Kind::Enum(&["no", "yes", "clients"]),

@@ -6,6 +6,7 @@ pub mod connection;
 pub mod context;
 pub mod cron;
 pub mod exec;
+pub mod persist;
 pub mod pubsub;
 pub mod repl_log;
 pub mod state;
@@ -131,6 +132,10 @@ pub async fn run(config: Config) -> Result<(), String> {
         }
     }
     notice!("Server initialized");
+    {
+        let mut st = shared.state.lock();
+        persist::load_at_startup(&mut st)?;
+    }
     for l in listeners {
         if let Ok(a) = l.local_addr() {
             crate::verbose!("Listening on {a}");

@@ -105,6 +105,8 @@ pub struct ServerState {
     pub active_expire_enabled: bool,
     /// True while a dataset is being loaded (-LOADING replies).
     pub loading: bool,
+    /// Snapshot saves and loads (LASTSAVE, INFO persistence).
+    pub persist: super::persist::PersistStats,
     /// Writes made by the commands of the EXEC in progress.
     pub pending_exec_ops: Vec<(usize, super::repl_log::Argv)>,
 }
@@ -139,6 +141,8 @@ impl ServerState {
             active_expire_enabled: true,
             loading: false,
             pending_exec_ops: Vec::new(),
+            // Redis counts the start-up as a save.
+            persist: super::persist::PersistStats::new(crate::util::time::now_ms() / 1000),
         }
     }
 

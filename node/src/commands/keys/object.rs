@@ -157,7 +157,7 @@ fn idle_seconds(lru: u32, now: u32) -> i64 {
 /// LFU counter after decay: the field holds the last decrement time in
 /// minutes (16 bits) above an 8-bit logarithmic counter, and the counter
 /// loses one per `decay_minutes` elapsed (Redis's LFUDecrAndReturn).
-fn lfu_decayed_counter(field: u32, now_minutes: u64, decay_minutes: u64) -> u64 {
+pub(crate) fn lfu_decayed_counter(field: u32, now_minutes: u64, decay_minutes: u64) -> u64 {
     let last = (field >> 8) as u64 & 0xffff;
     let counter = (field & 0xff) as u64;
     let now = now_minutes & 0xffff;

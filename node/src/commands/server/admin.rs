@@ -19,10 +19,16 @@ pub fn dbsize(ctx: &mut Ctx) -> CmdResult {
 }
 
 /// The time of the last successful save. Redis counts the start-up as a
-/// save ("at startup we consider the DB saved"); until this server persists
-/// anything, that is the only save there is.
+/// save ("at startup we consider the DB saved").
 pub fn last_save_time(state: &ServerState) -> i64 {
-    state.start_time_ms / 1000
+    state.persist.last_save_time
+}
+
+/// SAVE: a synchronous snapshot; a failure is a bare "-ERR" as in Redis.
+pub fn save(ctx: &mut Ctx) -> CmdResult {
+    crate::server::persist::save(ctx.state).map_err(|_| CmdError::msg("ERR"))?;
+    ctx.reply.ok();
+    Ok(())
 }
 
 pub fn lastsave(ctx: &mut Ctx) -> CmdResult {
@@ -172,6 +178,18 @@ pub fn shutdown(ctx: &mut Ctx) -> CmdResult {
         return Err(CmdError::msg("ERR No shutdown in progress."));
     }
     crate::warning!("User requested shutdown...");
+    // Only an explicit SAVE snapshots here: `save` points have no effect in
+    // this server, so a plain SHUTDOWN has nothing to save.
+    if save {
+        crate::notice!("Saving the final RDB snapshot before exiting.");
+        if crate::server::persist::save(ctx.state).is_err() {
+            if !force {
+                crate::warning!("Error trying to save the DB, can't exit.");
+                return Err(CmdError::msg("ERR Errors trying to SHUTDOWN. Check logs."));
+            }
+            crate::warning!("Error trying to save the DB. Exit anyway.");
+        }
+    }
     ctx.state.shutdown = Some(ShutdownRequest {
         save: if save {
             Some(true)

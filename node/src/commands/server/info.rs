@@ -315,10 +315,16 @@ fn persistence(t: &mut InfoText, st: &ServerState) {
     t.field("rdb_last_bgsave_status", "ok");
     t.field("rdb_last_bgsave_time_sec", -1);
     t.field("rdb_current_bgsave_time_sec", -1);
-    t.field("rdb_saves", 0);
+    t.field("rdb_saves", st.persist.saves);
     t.field("rdb_last_cow_size", 0);
-    t.field("rdb_last_load_keys_expired", 0);
-    t.field("rdb_last_load_keys_loaded", 0);
+    t.field(
+        "rdb_last_load_keys_expired",
+        st.persist.last_load_keys_expired,
+    );
+    t.field(
+        "rdb_last_load_keys_loaded",
+        st.persist.last_load_keys_loaded,
+    );
     t.field("aof_enabled", aof as u8);
     t.field("aof_rewrite_in_progress", 0);
     t.field("aof_rewrite_scheduled", 0);
