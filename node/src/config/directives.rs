@@ -453,21 +453,10 @@ pub static DIRECTIVES: &[Directive] = &[
             min: 0,
             max: I64MAX
         },
-        "0",
-        noeffect
+        "0"
     ),
-    d!(
-        "maxmemory-policy",
-        Kind::Enum(POLICIES),
-        "noeviction",
-        noeffect
-    ),
-    d!(
-        "maxmemory-samples",
-        Kind::Int { min: 1, max: 64 },
-        "5",
-        noeffect
-    ),
+    d!("maxmemory-policy", Kind::Enum(POLICIES), "noeviction"),
+    d!("maxmemory-samples", Kind::Int { min: 1, max: 64 }, "5"),
     d!(
         "maxmemory-eviction-tenacity",
         Kind::Int { min: 0, max: 100 },
@@ -754,8 +743,7 @@ pub static DIRECTIVES: &[Directive] = &[
             min: 0,
             max: I32MAX
         },
-        "10",
-        noeffect
+        "10"
     ),
     d!(
         "lfu-decay-time",
@@ -763,8 +751,7 @@ pub static DIRECTIVES: &[Directive] = &[
             min: 0,
             max: I32MAX
         },
-        "1",
-        noeffect
+        "1"
     ),
     // Active defragmentation (no jemalloc here).
     d!("activedefrag", Kind::Bool, "no", noeffect),

@@ -42,6 +42,24 @@ pub struct Settings {
     pub io_threads: usize,
     /// Hard output-buffer limit of pub/sub clients (client-output-buffer-limit pubsub).
     pub pubsub_output_hard_limit: usize,
+    /// maxmemory in bytes (0 = no limit).
+    pub maxmemory: u64,
+    pub maxmemory_policy: String,
+    pub maxmemory_samples: usize,
+    pub lfu_log_factor: u32,
+    pub lfu_decay_time: u32,
+}
+
+impl Settings {
+    /// The LFU parameters when an LFU maxmemory policy is selected.
+    pub fn lfu_params(&self) -> Option<crate::db::lfu::LfuParams> {
+        self.maxmemory_policy
+            .contains("lfu")
+            .then_some(crate::db::lfu::LfuParams {
+                log_factor: self.lfu_log_factor,
+                decay_minutes: self.lfu_decay_time,
+            })
+    }
 }
 
 impl Default for Settings {
@@ -71,6 +89,11 @@ impl Default for Settings {
             pidfile: String::new(),
             io_threads: 1,
             pubsub_output_hard_limit: 32 * 1024 * 1024,
+            maxmemory: 0,
+            maxmemory_policy: "noeviction".into(),
+            maxmemory_samples: 5,
+            lfu_log_factor: 10,
+            lfu_decay_time: 1,
         }
     }
 }
@@ -317,6 +340,11 @@ impl Config {
             "active-expire-effort" => s.active_expire_effort = num() as u32,
             "lazyfree-lazy-user-flush" => s.lazyfree_lazy_user_flush = v == "yes",
             "pidfile" => s.pidfile = v.to_string(),
+            "maxmemory" => s.maxmemory = num().max(0) as u64,
+            "maxmemory-policy" => s.maxmemory_policy = v.to_string(),
+            "maxmemory-samples" => s.maxmemory_samples = num().clamp(1, 64) as usize,
+            "lfu-log-factor" => s.lfu_log_factor = num().clamp(0, u32::MAX as i64) as u32,
+            "lfu-decay-time" => s.lfu_decay_time = num().clamp(0, u32::MAX as i64) as u32,
             "io-threads" => s.io_threads = num().max(1) as usize,
             "client-output-buffer-limit" => {
                 let words: Vec<&str> = v.split_whitespace().collect();

@@ -6,6 +6,7 @@
 //! the active expiry cycle samples only them, as Redis samples its expires dict.
 
 pub mod compact;
+pub mod lfu;
 pub mod value;
 pub mod zset;
 
@@ -63,6 +64,15 @@ pub fn refresh_lru_clock() {
     LRU_CLOCK.store(now, std::sync::atomic::Ordering::Relaxed);
 }
 
+/// Records an access: the LRU clock, or under an LFU policy the decayed
+/// and (probabilistically) incremented LFU counter, as Redis's updateLFU.
+fn touch(e: &mut Entry, lfu: Option<lfu::LfuParams>, now_ms: i64) {
+    match lfu {
+        None => e.lru = lru_clock(),
+        Some(p) => e.lru = lfu::on_access(e.lru, p, now_ms, &mut rand::thread_rng()),
+    }
+}
+
 /// One numbered database.
 #[derive(Debug)]
 pub struct Db {
@@ -78,6 +88,9 @@ pub struct Db {
     /// them as DEL before the command that found them.
     pub expired_log: Vec<CompactBytes>,
     pub stats: DbStats,
+    /// Set under an LFU maxmemory policy: accesses then update the LFU
+    /// counter kept in `Entry.lru` instead of the LRU clock.
+    pub lfu: Option<lfu::LfuParams>,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -97,6 +110,7 @@ impl Db {
             delete_expired: true,
             expired_log: Vec::new(),
             stats: DbStats::default(),
+            lfu: None,
         }
     }
 
@@ -139,8 +153,9 @@ impl Db {
         let found = !self.expire_if_needed(key) && self.entries.contains_key(key);
         if found {
             self.stats.keyspace_hits += 1;
+            let (lfu, now_ms) = (self.lfu, self.now_ms);
             let e = self.entries.get_mut(key)?;
-            e.lru = lru_clock();
+            touch(e, lfu, now_ms);
             Some(e)
         } else {
             self.stats.keyspace_misses += 1;
@@ -153,8 +168,9 @@ impl Db {
         if self.expire_if_needed(key) {
             return None;
         }
+        let (lfu, now_ms) = (self.lfu, self.now_ms);
         let e = self.entries.get_mut(key)?;
-        e.lru = lru_clock();
+        touch(e, lfu, now_ms);
         Some(e)
     }
 
@@ -182,7 +198,14 @@ impl Db {
     }
 
     /// Inserts a whole entry (value and TTL).
-    pub fn set_entry(&mut self, key: &[u8], entry: Entry) {
+    pub fn set_entry(&mut self, key: &[u8], mut entry: Entry) {
+        // Entries are created stamped with the LRU clock (Entry::new, COPY...).
+        // Under an LFU policy a fresh one starts with the initial LFU counter
+        // instead; entries carrying loaded LFU data (RESTORE FREQ, snapshot
+        // load) hold a small value that never equals the seconds clock.
+        if self.lfu.is_some() && entry.lru == lru_clock() {
+            entry.lru = lfu::initial_field(self.now_ms);
+        }
         let has_ttl = entry.expire_at != 0;
         match self.entries.get_mut(key) {
             Some(slot) => *slot = entry,
@@ -285,6 +308,17 @@ impl Db {
         // Every sample was expired: fall back to any key, as Redis does after
         // many tries (it returns one even if it is logically expired).
         self.entries.get_index(0).map(|(k, _)| k.clone())
+    }
+
+    /// A random key with a TTL and its entry (volatile-* eviction sampling).
+    pub fn random_volatile(&self, rng: &mut impl Rng) -> Option<(&CompactBytes, &Entry)> {
+        if self.volatile.is_empty() {
+            return None;
+        }
+        let key = self
+            .volatile
+            .get_index(rng.gen_range(0..self.volatile.len()))?;
+        self.entries.get_key_value(key)
     }
 
     /// Key at a position (for sampling).

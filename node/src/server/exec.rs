@@ -97,6 +97,13 @@ pub fn execute(
         reject(state, client, reply, &text);
         return Outcome::Done;
     }
+    if state.config.settings.maxmemory > 0
+        && !super::evict::evict_for_command(state)
+        && rejected_on_oom(client, spec)
+    {
+        reject(state, client, reply, super::evict::OOM_ERROR);
+        return Outcome::Done;
+    }
     if let Some(multi) = &mut client.multi {
         if !runs_inside_multi(spec.name) {
             if spec.has(flags::NO_MULTI) {
@@ -128,6 +135,24 @@ pub fn execute(
             }
             Outcome::Blocked(rx, request)
         }
+    }
+}
+
+/// Whether a command is refused while over maxmemory with nothing left to
+/// evict: DENYOOM commands (EXEC when it queued one), and inside MULTI any
+/// command but EXEC/DISCARD/QUIT/RESET, since queueing itself takes memory
+/// (as Redis's processCommand).
+fn rejected_on_oom(client: &ClientState, spec: &CommandSpec) -> bool {
+    if spec.has(flags::DENYOOM) {
+        return true;
+    }
+    let Some(multi) = &client.multi else {
+        return false;
+    };
+    match spec.name {
+        "exec" => multi.queued.iter().any(|(s, _)| s.has(flags::DENYOOM)),
+        "discard" | "quit" | "reset" => false,
+        _ => true,
     }
 }
 

@@ -5,6 +5,7 @@ pub mod client;
 pub mod connection;
 pub mod context;
 pub mod cron;
+pub mod evict;
 pub mod exec;
 pub mod persist;
 pub mod pubsub;

@@ -183,8 +183,12 @@ impl ServerState {
     }
 
     pub fn set_now(&mut self, now_ms: i64) {
+        // The LFU mode follows maxmemory-policy (databases may be replaced
+        // by FLUSHALL ASYNC, so it is refreshed with the clock).
+        let lfu = self.config.settings.lfu_params();
         for db in &mut self.dbs {
             db.now_ms = now_ms;
+            db.lfu = lfu;
         }
     }
 }
