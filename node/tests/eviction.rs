@@ -207,3 +207,21 @@ fn allkeys_lfu_keeps_frequently_used_keys() {
         .count();
     assert!(hot_alive >= 45, "only {hot_alive} of 50 hot keys survived");
 }
+
+#[test]
+fn lowering_maxmemory_evicts_random_keys_at_once() {
+    let (_s, mut c) = start("allkeys-random");
+    let big = value(10_000);
+    for i in 0..200 {
+        cmd(&mut c, &["SET", &format!("k:{i}"), &big]);
+    }
+    let used = info_u64(&mut c, "memory", "used_memory");
+    let limit = (used - 1_000_000).to_string();
+    assert_eq!(cmd(&mut c, &["CONFIG", "SET", "maxmemory", &limit]), ok());
+    let Frame::Integer(left) = cmd(&mut c, &["DBSIZE"]) else {
+        panic!("DBSIZE");
+    };
+    assert!(left < 150, "{left} keys left");
+    assert_eq!(evicted(&mut c), 200 - left as u64);
+    assert!(info_u64(&mut c, "memory", "used_memory") <= used - 1_000_000);
+}

@@ -215,9 +215,11 @@ pub fn perform_evictions(
     }
 }
 
-/// Evictions against the process's real memory use.
+/// Evictions against the process's real memory use. A replica leaves
+/// eviction to its master (replica-ignore-maxmemory yes, Redis's default):
+/// the master's DELs reach it through the stream.
 pub fn evict_for_command(state: &mut ServerState) -> bool {
-    if state.config.settings.maxmemory == 0 {
+    if state.config.settings.maxmemory == 0 || state.is_replica() {
         return true;
     }
     perform_evictions(state, &mut |_| crate::alloc::used_memory())
@@ -377,5 +379,19 @@ mod tests {
         assert!(!run(&mut state));
         assert_eq!(state.dbs[0].len(), 11);
         assert!(state.dbs[0].peek(b"k1").is_none());
+    }
+
+    #[test]
+    fn evicted_keys_are_propagated_as_del() {
+        let mut state = state_with("allkeys-lru");
+        let capture = crate::server::test_support::StreamCapture::attach(&mut state);
+        for i in 0..11 {
+            put(&mut state, &format!("k{i}"));
+        }
+        if let Some(e) = state.dbs[0].get_mut(b"k4") {
+            e.lru = lru_clock() - 100;
+        }
+        assert!(run(&mut state));
+        assert_eq!(capture.commands_without_select(), vec!["DEL k4"]);
     }
 }

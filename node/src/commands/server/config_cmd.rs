@@ -161,6 +161,7 @@ fn apply_changes(
                     crate::warning!("Can't chdir to '{}': {e}", state.config.settings.dir);
                 }
             }
+            "maxmemory" => lower_maxmemory(state),
             "hz" => {
                 // Redis keeps hz within 1..=500 and reports the value it uses.
                 let used = state.config.settings.hz.to_string();
@@ -170,6 +171,18 @@ fn apply_changes(
             }
             _ => {}
         }
+    }
+}
+
+/// A new maxmemory below current use warns and evicts at once, as Redis.
+fn lower_maxmemory(state: &mut ServerState) {
+    let max = state.config.settings.maxmemory;
+    let used = crate::alloc::used_memory() as u64;
+    if max > 0 && used > max {
+        crate::warning!(
+            "WARNING: the new maxmemory value set via CONFIG SET ({max}) is smaller than the current memory usage ({used}). This will result in key eviction and/or the inability to accept new write commands depending on the maxmemory-policy."
+        );
+        crate::server::evict::evict_for_command(state);
     }
 }
 
