@@ -305,7 +305,7 @@ pub static DIRECTIVES: &[Directive] = &[
     d!("dynamic-hz", Kind::Bool, "yes", noeffect),
     d!("ignore-warnings", Kind::Str, "", noeffect),
     // Snapshotting.
-    d!("save", Kind::Save, "3600 1 300 100 60 10000", noeffect),
+    d!("save", Kind::Save, "3600 1 300 100 60 10000"),
     d!("stop-writes-on-bgsave-error", Kind::Bool, "yes", noeffect),
     d!("rdbcompression", Kind::Bool, "yes"),
     d!("rdbchecksum", Kind::Bool, "yes"),

@@ -169,14 +169,46 @@ async fn wait_for_shutdown(shared: Arc<Shared>) {
             None => std::future::pending::<()>().await,
         }
     };
-    tokio::select! {
-        _ = term_fut => warning!("Received SIGTERM scheduling shutdown..."),
-        _ = int_fut => warning!("Received SIGINT scheduling shutdown..."),
-        _ = shutdown_requested(&shared) => {}
+    tokio::pin!(term_fut, int_fut);
+    loop {
+        let signalled = tokio::select! {
+            _ = &mut term_fut => {
+                warning!("Received SIGTERM scheduling shutdown...");
+                true
+            }
+            _ = &mut int_fut => {
+                warning!("Received SIGINT scheduling shutdown...");
+                true
+            }
+            _ = shutdown_requested(&shared) => false,
+        };
+        // SHUTDOWN saved (or not) in its handler already.
+        if !signalled || save_before_signal_exit(&shared) {
+            break;
+        }
     }
+    persist::kill_child(&mut shared.state.lock());
     shared.stopping.store(true, Ordering::SeqCst);
     shared.stop_notify.notify_waiters();
     warning!("Redis is now ready to exit, bye bye...");
+}
+
+/// On SIGTERM/SIGINT: stops a BGSAVE child and, when save points are
+/// configured, saves synchronously. A failed save keeps the server running,
+/// as in Redis.
+fn save_before_signal_exit(shared: &Arc<Shared>) -> bool {
+    let mut st = shared.state.lock();
+    persist::kill_child(&mut st);
+    if persist::save_points(&st).is_empty() {
+        return true;
+    }
+    notice!("Saving the final RDB snapshot before exiting.");
+    if persist::save(&mut st).is_err() {
+        warning!("Error trying to save the DB, can't exit.");
+        warning!("Errors trying to shut down the server. Check the logs for more information.");
+        return false;
+    }
+    true
 }
 
 async fn shutdown_requested(shared: &Arc<Shared>) {

@@ -6,6 +6,7 @@ use crate::commands::{CmdError, CmdResult};
 use crate::config::REDIS_VERSION;
 use crate::db::Db;
 use crate::server::context::Ctx;
+use crate::server::persist;
 use crate::server::state::{ServerState, ShutdownRequest};
 
 /// Databases with more keys than this are freed on a helper thread when a
@@ -26,8 +27,32 @@ pub fn last_save_time(state: &ServerState) -> i64 {
 
 /// SAVE: a synchronous snapshot; a failure is a bare "-ERR" as in Redis.
 pub fn save(ctx: &mut Ctx) -> CmdResult {
-    crate::server::persist::save(ctx.state).map_err(|_| CmdError::msg("ERR"))?;
+    if persist::bgsave_in_progress(ctx.state) {
+        return Err(CmdError::msg("ERR Background save already in progress"));
+    }
+    persist::save(ctx.state).map_err(|_| CmdError::msg("ERR"))?;
     ctx.reply.ok();
+    Ok(())
+}
+
+/// BGSAVE [SCHEDULE]: forks a child that writes the snapshot. Inside EXEC
+/// the save is only scheduled (for the cron), as Redis does.
+pub fn bgsave(ctx: &mut Ctx) -> CmdResult {
+    match ctx.args.len() {
+        1 => {}
+        2 if eq_ic(&ctx.args[1], "schedule") => {}
+        _ => return Err(CmdError::Syntax),
+    }
+    if persist::bgsave_in_progress(ctx.state) {
+        return Err(CmdError::msg("ERR Background save already in progress"));
+    }
+    if ctx.client.in_exec {
+        ctx.state.persist.bgsave_scheduled = true;
+        ctx.reply.simple("Background saving scheduled");
+        return Ok(());
+    }
+    persist::bgsave(ctx.state).map_err(|_| CmdError::msg("ERR"))?;
+    ctx.reply.simple("Background saving started");
     Ok(())
 }
 
@@ -178,11 +203,13 @@ pub fn shutdown(ctx: &mut Ctx) -> CmdResult {
         return Err(CmdError::msg("ERR No shutdown in progress."));
     }
     crate::warning!("User requested shutdown...");
-    // Only an explicit SAVE snapshots here: `save` points have no effect in
-    // this server, so a plain SHUTDOWN has nothing to save.
-    if save {
+    // A child's snapshot would be older than the final one: stop it.
+    persist::kill_child(ctx.state);
+    // SAVE forces a snapshot, NOSAVE forbids it, otherwise configured save
+    // points decide.
+    if save || (!nosave && !persist::save_points(ctx.state).is_empty()) {
         crate::notice!("Saving the final RDB snapshot before exiting.");
-        if crate::server::persist::save(ctx.state).is_err() {
+        if persist::save(ctx.state).is_err() {
             if !force {
                 crate::warning!("Error trying to save the DB, can't exit.");
                 return Err(CmdError::msg("ERR Errors trying to SHUTDOWN. Check logs."));
