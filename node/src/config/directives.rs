@@ -1054,6 +1054,14 @@ fn normalize_save(values: &[String]) -> Result<String, ConfigError> {
     if values.len() == 1 && values[0].is_empty() {
         return Ok(String::new());
     }
+    // A single value holding several numbers (`--save "3600 1"`) is split
+    // on spaces, as Redis does for its multi-argument directives.
+    if let [single] = values {
+        if single.contains(' ') {
+            let split: Vec<String> = single.split_whitespace().map(str::to_string).collect();
+            return normalize_save(&split);
+        }
+    }
     if values.is_empty() || !values.len().is_multiple_of(2) {
         return Err(ConfigError::new("Invalid save parameters"));
     }
