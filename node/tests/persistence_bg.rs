@@ -325,3 +325,39 @@ fn a_save_point_starts_a_background_save() {
     let server = start(&dir.0, "");
     assert_eq!(simple(&cmd(&mut server.client(), &["GET", "k"])), "v");
 }
+
+#[test]
+fn flushall_saves_the_empty_dataset_with_save_points() {
+    let dir = ScratchDir::new("bgsave-flushall");
+    let server = start(&dir.0, "3600 1");
+    let mut c = server.client();
+    cmd(&mut c, &["SET", "k", "v"]);
+    assert_eq!(simple(&cmd(&mut c, &["SAVE"])), "OK");
+    cmd(&mut c, &["SET", "k2", "v"]);
+    assert_eq!(simple(&cmd(&mut c, &["FLUSHALL"])), "OK");
+    assert_eq!(info_field(&mut c, "rdb_changes_since_last_save"), "1");
+    drop(server);
+    let server = start(&dir.0, "");
+    assert_eq!(simple(&cmd(&mut server.client(), &["DBSIZE"])), "0");
+}
+
+#[test]
+fn bgsave_inside_multi_is_scheduled_and_run_by_the_cron() {
+    let dir = ScratchDir::new("bgsave-multi");
+    let server = start(&dir.0, "");
+    let mut c = server.client();
+    cmd(&mut c, &["SET", "k", "v"]);
+    cmd(&mut c, &["MULTI"]);
+    assert_eq!(simple(&cmd(&mut c, &["BGSAVE"])), "QUEUED");
+    let Frame::Array(replies) = cmd(&mut c, &["EXEC"]) else {
+        panic!("EXEC")
+    };
+    assert_eq!(simple(&replies[0]), "Background saving scheduled");
+    let started = Instant::now();
+    while !dir.0.join("dump.rdb").exists() {
+        assert!(started.elapsed() < Duration::from_secs(10), "never saved");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    wait_bgsave_done(&mut c);
+    assert_eq!(info_field(&mut c, "rdb_saves"), "1");
+}

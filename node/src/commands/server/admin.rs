@@ -143,6 +143,13 @@ pub fn flushall(ctx: &mut Ctx) -> CmdResult {
         removed += empty_db(ctx.state, i, lazy);
     }
     ctx.dirty(removed as u64);
+    // As Redis does: a running child's snapshot is obsolete, and with save
+    // points the (now empty) dataset is saved at once.
+    persist::kill_child(ctx.state);
+    if !persist::save_points(ctx.state).is_empty() {
+        let _ = persist::save(ctx.state);
+        ctx.dirty(1);
+    }
     ctx.propagate_as(ctx.args.to_vec());
     ctx.reply.ok();
     Ok(())
@@ -309,6 +316,8 @@ mod tests {
         config
             .apply_line("enable-debug-command", &["yes".into()], true)
             .unwrap();
+        // No save points: FLUSHALL would otherwise write a dump.rdb here.
+        config.apply_line("save", &["".into()], true).unwrap();
         let mut state = ServerState::new(config);
         let stream = StreamCapture::attach(&mut state);
         let mut client = ClientState::new(1, "127.0.0.1:1".into(), true);
