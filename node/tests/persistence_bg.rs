@@ -39,7 +39,10 @@ impl Ours {
 /// Our server in `dir` with the given `save` directive, so a restart in the
 /// same directory finds the same files.
 fn start(dir: &Path, save: &str) -> Ours {
-    let port = free_port();
+    start_on(dir, save, free_port())
+}
+
+fn start_on(dir: &Path, save: &str, port: u16) -> Ours {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -224,7 +227,22 @@ fn kill_during_bgsave_leaves_the_previous_dump_loadable() {
         simple(&cmd(&mut c, &["BGSAVE"])),
         "Background saving started"
     );
+    // The child, orphaned, must not keep the port: a new server binds it.
+    let port = server.port;
+    let mut server = server;
+    let _ = server.child.kill();
+    let _ = server.child.wait();
+    drop(server);
+    let restarted = start_on(&dir.0, "", port);
+    drop(restarted);
     // Kill the server and its child at once, as a machine crash would.
+    let server = start(&dir.0, "");
+    let mut c = server.client();
+    fill(&mut c);
+    assert_eq!(
+        simple(&cmd(&mut c, &["BGSAVE"])),
+        "Background saving started"
+    );
     let log = read_log(&dir.0);
     let child_pid: i32 = log
         .lines()

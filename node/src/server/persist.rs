@@ -128,6 +128,7 @@ pub fn bgsave(state: &mut ServerState) -> Result<(), String> {
 /// of them: it writes the file from the image it inherited and exits
 /// without running destructors or atexit handlers.
 fn child_main(state: &ServerState) -> ! {
+    close_inherited_fds();
     // SAFETY: getpid and _exit are async-signal-safe and always succeed.
     let pid = unsafe { libc::getpid() };
     let temp = format!("temp-{pid}.rdb");
@@ -139,6 +140,30 @@ fn child_main(state: &ServerState) -> ! {
         }
     };
     unsafe { libc::_exit(code) }
+}
+
+/// Closes every descriptor but stdin/stdout/stderr in the child: above all
+/// the listening sockets, which would otherwise keep the port busy if the
+/// parent died and a new server started while this child still writes.
+fn close_inherited_fds() {
+    // SAFETY: close_range/close only act on this process's descriptor table.
+    unsafe {
+        if libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) == 0 {
+            return;
+        }
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        let max = if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
+            limit.rlim_cur.min(1 << 20) as libc::c_int
+        } else {
+            1024
+        };
+        for fd in 3..max {
+            libc::close(fd);
+        }
+    }
 }
 
 /// Called from the cron: reaps a finished child and records the outcome.
