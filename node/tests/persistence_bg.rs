@@ -379,3 +379,36 @@ fn bgsave_inside_multi_is_scheduled_and_run_by_the_cron() {
     wait_bgsave_done(&mut c);
     assert_eq!(info_field(&mut c, "rdb_saves"), "1");
 }
+
+#[test]
+fn a_failed_bgsave_is_reported_and_cleaned_up() {
+    let dir = ScratchDir::new("bgsave-fail");
+    let server = start(&dir.0, "");
+    let mut c = server.client();
+    cmd(&mut c, &["SET", "k", "v"]);
+    // A directory in the way of the final rename makes the child fail.
+    std::fs::create_dir(dir.0.join("dump.rdb")).expect("mkdir");
+    assert_eq!(
+        simple(&cmd(&mut c, &["BGSAVE"])),
+        "Background saving started"
+    );
+    wait_bgsave_done(&mut c);
+    assert_eq!(info_field(&mut c, "rdb_last_bgsave_status"), "err");
+    assert_eq!(info_field(&mut c, "rdb_changes_since_last_save"), "1");
+    assert!(read_log(&dir.0).contains("Background saving error"));
+    let leftovers: Vec<_> = std::fs::read_dir(&dir.0)
+        .expect("read dir")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("temp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "temp files left: {leftovers:?}");
+
+    std::fs::remove_dir(dir.0.join("dump.rdb")).expect("rmdir");
+    assert_eq!(
+        simple(&cmd(&mut c, &["BGSAVE"])),
+        "Background saving started"
+    );
+    wait_bgsave_done(&mut c);
+    assert_eq!(info_field(&mut c, "rdb_last_bgsave_status"), "ok");
+    assert_eq!(info_field(&mut c, "rdb_changes_since_last_save"), "0");
+}
