@@ -412,3 +412,22 @@ fn a_failed_bgsave_is_reported_and_cleaned_up() {
     assert_eq!(info_field(&mut c, "rdb_last_bgsave_status"), "ok");
     assert_eq!(info_field(&mut c, "rdb_changes_since_last_save"), "0");
 }
+
+#[test]
+fn sigterm_keeps_running_when_the_final_save_fails() {
+    let dir = ScratchDir::new("bgsave-sigterm-fail");
+    let mut server = start(&dir.0, "3600 1");
+    cmd(&mut server.client(), &["SET", "k", "v"]);
+    std::fs::create_dir(dir.0.join("dump.rdb")).expect("mkdir");
+    // SAFETY: a plain kill(2) of the server we started.
+    unsafe { libc::kill(server.child.id() as i32, libc::SIGTERM) };
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(matches!(server.child.try_wait(), Ok(None)), "server exited");
+    assert_eq!(simple(&cmd(&mut server.client(), &["GET", "k"])), "v");
+    // Once the save can succeed, the next SIGTERM stops it.
+    std::fs::remove_dir(dir.0.join("dump.rdb")).expect("rmdir");
+    // SAFETY: as above.
+    unsafe { libc::kill(server.child.id() as i32, libc::SIGTERM) };
+    wait_exit(&mut server.child);
+    assert!(dir.0.join("dump.rdb").is_file());
+}

@@ -153,30 +153,15 @@ async fn wait_for_shutdown(shared: Arc<Shared>) {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).ok();
     let mut int = signal(SignalKind::interrupt()).ok();
-    let term_fut = async {
-        match term.as_mut() {
-            Some(s) => {
-                s.recv().await;
-            }
-            None => std::future::pending::<()>().await,
-        }
-    };
-    let int_fut = async {
-        match int.as_mut() {
-            Some(s) => {
-                s.recv().await;
-            }
-            None => std::future::pending::<()>().await,
-        }
-    };
-    tokio::pin!(term_fut, int_fut);
     loop {
+        // Fresh futures each round: after a failed save on a signal the
+        // server keeps running and waits for the next one.
         let signalled = tokio::select! {
-            _ = &mut term_fut => {
+            _ = next_signal(&mut term) => {
                 warning!("Received SIGTERM scheduling shutdown...");
                 true
             }
-            _ = &mut int_fut => {
+            _ = next_signal(&mut int) => {
                 warning!("Received SIGINT scheduling shutdown...");
                 true
             }
@@ -191,6 +176,16 @@ async fn wait_for_shutdown(shared: Arc<Shared>) {
     shared.stopping.store(true, Ordering::SeqCst);
     shared.stop_notify.notify_waiters();
     warning!("Redis is now ready to exit, bye bye...");
+}
+
+/// The next delivery of a signal; never, when its handler could not be set.
+async fn next_signal(signal: &mut Option<tokio::signal::unix::Signal>) {
+    match signal.as_mut() {
+        Some(s) => {
+            s.recv().await;
+        }
+        None => std::future::pending::<()>().await,
+    }
 }
 
 /// On SIGTERM/SIGINT: stops a BGSAVE child and, when save points are
