@@ -172,7 +172,7 @@ async fn wait_for_shutdown(shared: Arc<Shared>) {
             break;
         }
     }
-    persist::kill_child(&mut shared.state.lock());
+    persist::kill_child_for_shutdown(&mut shared.state.lock());
     shared.stopping.store(true, Ordering::SeqCst);
     shared.stop_notify.notify_waiters();
     warning!("Redis is now ready to exit, bye bye...");
@@ -193,7 +193,7 @@ async fn next_signal(signal: &mut Option<tokio::signal::unix::Signal>) {
 /// as in Redis.
 fn save_before_signal_exit(shared: &Arc<Shared>) -> bool {
     let mut st = shared.state.lock();
-    persist::kill_child(&mut st);
+    persist::kill_child_for_shutdown(&mut st);
     if persist::save_points(&st).is_empty() {
         return true;
     }

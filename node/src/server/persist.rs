@@ -200,13 +200,12 @@ pub fn check_child_done(state: &mut ServerState) {
     }
 }
 
-/// Stops a running BGSAVE child (at shutdown, before a synchronous save)
-/// and removes its temporary file.
+/// Stops a running BGSAVE child (FLUSHALL, a synchronous final save) and
+/// removes its temporary file.
 pub fn kill_child(state: &mut ServerState) {
     let Some(child) = state.persist.child.take() else {
         return;
     };
-    notice!("There is a child saving an .rdb. Killing it!");
     // SAFETY: plain syscalls on a pid we forked and have not reaped yet.
     unsafe {
         libc::kill(child.pid, libc::SIGKILL);
@@ -214,6 +213,14 @@ pub fn kill_child(state: &mut ServerState) {
         libc::waitpid(child.pid, &mut status, 0);
     }
     let _ = std::fs::remove_file(format!("temp-{}.rdb", child.pid));
+}
+
+/// At shutdown: a child's snapshot would be older than the final one.
+pub fn kill_child_for_shutdown(state: &mut ServerState) {
+    if bgsave_in_progress(state) {
+        warning!("There is a child saving an .rdb. Killing it!");
+        kill_child(state);
+    }
 }
 
 /// The `save` directive as (seconds, changes) points.

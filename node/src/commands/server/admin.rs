@@ -210,8 +210,7 @@ pub fn shutdown(ctx: &mut Ctx) -> CmdResult {
         return Err(CmdError::msg("ERR No shutdown in progress."));
     }
     crate::warning!("User requested shutdown...");
-    // A child's snapshot would be older than the final one: stop it.
-    persist::kill_child(ctx.state);
+    persist::kill_child_for_shutdown(ctx.state);
     // SAVE forces a snapshot, NOSAVE forbids it, otherwise configured save
     // points decide.
     if save || (!nosave && !persist::save_points(ctx.state).is_empty()) {
