@@ -71,10 +71,18 @@ pub struct DispatchTarget {
 impl Default for DispatchTarget {
     fn default() -> Self {
         DispatchTarget {
-            state: ServerState::new(Config::default()),
+            state: ServerState::new(no_save_points()),
             client: ClientState::new(1, "127.0.0.1:1".into(), true),
         }
     }
+}
+
+/// The default config without save points: FLUSHALL would otherwise write
+/// a dump.rdb in the working directory.
+fn no_save_points() -> Config {
+    let mut config = Config::default();
+    let _ = config.apply_line("save", &[String::new()], true);
+    config
 }
 
 impl DispatchTarget {

@@ -389,6 +389,16 @@ pub static COMMANDS: &[CommandSpec] = &[
         admin::save
     ),
     command!(
+        "bgsave",
+        -1,
+        ADMIN | NOSCRIPT | NO_ASYNC_LOADING,
+        (0, 0, 0),
+        "server",
+        "1.0.0",
+        "Asynchronously save the dataset to disk",
+        admin::bgsave
+    ),
+    command!(
         "shutdown",
         -1,
         ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY | SENTINEL,

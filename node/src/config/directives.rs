@@ -305,7 +305,7 @@ pub static DIRECTIVES: &[Directive] = &[
     d!("dynamic-hz", Kind::Bool, "yes", noeffect),
     d!("ignore-warnings", Kind::Str, "", noeffect),
     // Snapshotting.
-    d!("save", Kind::Save, "3600 1 300 100 60 10000", noeffect),
+    d!("save", Kind::Save, "3600 1 300 100 60 10000"),
     d!("stop-writes-on-bgsave-error", Kind::Bool, "yes", noeffect),
     d!("rdbcompression", Kind::Bool, "yes"),
     d!("rdbchecksum", Kind::Bool, "yes"),
@@ -1040,6 +1040,14 @@ pub fn merge_multi(d: &Directive, previous: Option<&str>, new: String, from_file
 fn normalize_save(values: &[String]) -> Result<String, ConfigError> {
     if values.len() == 1 && values[0].is_empty() {
         return Ok(String::new());
+    }
+    // A single value holding several numbers (`--save "3600 1"`) is split
+    // on spaces, as Redis does for its multi-argument directives.
+    if let [single] = values {
+        if single.contains(' ') {
+            let split: Vec<String> = single.split_whitespace().map(str::to_string).collect();
+            return normalize_save(&split);
+        }
     }
     if values.is_empty() || !values.len().is_multiple_of(2) {
         return Err(ConfigError::new("Invalid save parameters"));

@@ -1,5 +1,5 @@
 //! The periodic task (Redis's serverCron): active expiry, client timeouts,
-//! and the samples behind instantaneous_ops_per_sec.
+//! the samples behind instantaneous_ops_per_sec, background saves.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -26,6 +26,7 @@ pub async fn run(shared: Arc<Shared>) {
         }
         close_idle_clients(&mut st);
         sample_rates(&mut st, net_in, net_out);
+        super::persist::cron(&mut st);
     }
 }
 

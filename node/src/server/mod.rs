@@ -154,30 +154,57 @@ async fn wait_for_shutdown(shared: Arc<Shared>) {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).ok();
     let mut int = signal(SignalKind::interrupt()).ok();
-    let term_fut = async {
-        match term.as_mut() {
-            Some(s) => {
-                s.recv().await;
+    loop {
+        // Fresh futures each round: after a failed save on a signal the
+        // server keeps running and waits for the next one.
+        let signalled = tokio::select! {
+            _ = next_signal(&mut term) => {
+                warning!("Received SIGTERM scheduling shutdown...");
+                true
             }
-            None => std::future::pending::<()>().await,
-        }
-    };
-    let int_fut = async {
-        match int.as_mut() {
-            Some(s) => {
-                s.recv().await;
+            _ = next_signal(&mut int) => {
+                warning!("Received SIGINT scheduling shutdown...");
+                true
             }
-            None => std::future::pending::<()>().await,
+            _ = shutdown_requested(&shared) => false,
+        };
+        // SHUTDOWN saved (or not) in its handler already.
+        if !signalled || save_before_signal_exit(&shared) {
+            break;
         }
-    };
-    tokio::select! {
-        _ = term_fut => warning!("Received SIGTERM scheduling shutdown..."),
-        _ = int_fut => warning!("Received SIGINT scheduling shutdown..."),
-        _ = shutdown_requested(&shared) => {}
     }
+    persist::kill_child_for_shutdown(&mut shared.state.lock());
     shared.stopping.store(true, Ordering::SeqCst);
     shared.stop_notify.notify_waiters();
     warning!("Redis is now ready to exit, bye bye...");
+}
+
+/// The next delivery of a signal; never, when its handler could not be set.
+async fn next_signal(signal: &mut Option<tokio::signal::unix::Signal>) {
+    match signal.as_mut() {
+        Some(s) => {
+            s.recv().await;
+        }
+        None => std::future::pending::<()>().await,
+    }
+}
+
+/// On SIGTERM/SIGINT: stops a BGSAVE child and, when save points are
+/// configured, saves synchronously. A failed save keeps the server running,
+/// as in Redis.
+fn save_before_signal_exit(shared: &Arc<Shared>) -> bool {
+    let mut st = shared.state.lock();
+    persist::kill_child_for_shutdown(&mut st);
+    if persist::save_points(&st).is_empty() {
+        return true;
+    }
+    notice!("Saving the final RDB snapshot before exiting.");
+    if persist::save(&mut st).is_err() {
+        warning!("Error trying to save the DB, can't exit.");
+        warning!("Errors trying to shut down the server. Check the logs for more information.");
+        return false;
+    }
+    true
 }
 
 async fn shutdown_requested(shared: &Arc<Shared>) {

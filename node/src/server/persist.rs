@@ -18,6 +18,26 @@ pub struct PersistStats {
     pub saves: u64,
     pub last_load_keys_loaded: u64,
     pub last_load_keys_expired: u64,
+    /// The BGSAVE child running now, if any.
+    pub child: Option<BgChild>,
+    /// BGSAVE SCHEDULE arrived while a save was running: start one after.
+    pub bgsave_scheduled: bool,
+    /// Outcome of the last background save (rdb_last_bgsave_status).
+    pub last_bgsave_ok: bool,
+    /// Duration of the last background save, -1 before the first.
+    pub last_bgsave_time_sec: i64,
+    /// Unix seconds of the last BGSAVE attempt, successful or not: after a
+    /// failure, save points wait a few seconds before retrying.
+    pub last_bgsave_try: i64,
+}
+
+/// A forked snapshot writer.
+#[derive(Debug, Clone, Copy)]
+pub struct BgChild {
+    pub pid: libc::pid_t,
+    /// `dirty` when the child was forked: the changes the snapshot covers.
+    pub dirty_at_fork: u64,
+    pub started_ms: i64,
 }
 
 impl PersistStats {
@@ -27,6 +47,11 @@ impl PersistStats {
             saves: 0,
             last_load_keys_loaded: 0,
             last_load_keys_expired: 0,
+            child: None,
+            bgsave_scheduled: false,
+            last_bgsave_ok: true,
+            last_bgsave_time_sec: -1,
+            last_bgsave_try: 0,
         }
     }
 }
@@ -35,16 +60,8 @@ impl PersistStats {
 /// a temporary name, synced and renamed, so a crash never leaves a partial
 /// snapshot under `dbfilename`.
 pub fn save(state: &mut ServerState) -> Result<(), String> {
-    let target = state.config.settings.dbfilename.clone();
     let temp = format!("temp-{}.rdb", std::process::id());
-    let result = write_snapshot(state, Path::new(&temp))
-        .map_err(|e| format!("Failed saving the DB to '{temp}': {e}"))
-        .and_then(|()| {
-            std::fs::rename(&temp, &target).map_err(|e| {
-                format!("Error moving temp DB file {temp} on the final destination {target}: {e}")
-            })
-        });
-    match result {
+    match write_and_rename(state, &temp) {
         Ok(()) => {
             notice!("DB saved on disk");
             state.dirty = 0;
@@ -59,6 +76,191 @@ pub fn save(state: &mut ServerState) -> Result<(), String> {
             warning!("{e}");
             Err(e)
         }
+    }
+}
+
+/// Writes the snapshot to `temp`, then renames it over `dbfilename`. Takes
+/// no lock and logs nothing, so a forked child may call it.
+fn write_and_rename(state: &ServerState, temp: &str) -> Result<(), String> {
+    let target = &state.config.settings.dbfilename;
+    write_snapshot(state, Path::new(temp))
+        .map_err(|e| format!("Failed saving the DB to '{temp}': {e}"))?;
+    std::fs::rename(temp, target).map_err(|e| {
+        format!("Error moving temp DB file {temp} on the final destination {target}: {e}")
+    })
+}
+
+/// Whether a background save is running (SAVE and BGSAVE refuse then).
+pub fn bgsave_in_progress(state: &ServerState) -> bool {
+    state.persist.child.is_some()
+}
+
+/// BGSAVE: forks while the caller holds the state lock, so the child's copy
+/// of memory is a consistent point-in-time image of the dataset; the child
+/// writes it to disk while the parent keeps serving clients.
+pub fn bgsave(state: &mut ServerState) -> Result<(), String> {
+    state.persist.last_bgsave_try = crate::util::time::now_ms() / 1000;
+    // SAFETY: fork has no memory-safety preconditions; the child only runs
+    // `child_main`, which ends in `_exit` without returning.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        let e = io::Error::last_os_error();
+        state.persist.last_bgsave_ok = false;
+        warning!("Can't save in background: fork: {e}");
+        return Err(format!("Can't save in background: fork: {e}"));
+    }
+    if pid == 0 {
+        child_main(state);
+    }
+    notice!("Background saving started by pid {pid}");
+    // Redis counts a background save when it starts (stat_rdb_saves).
+    state.persist.saves += 1;
+    state.persist.child = Some(BgChild {
+        pid,
+        dirty_at_fork: state.dirty,
+        started_ms: crate::util::time::now_ms(),
+    });
+    Ok(())
+}
+
+/// The forked child. Other threads of the parent do not exist here and may
+/// have held locks (the logger's, tokio's) at fork time, so this takes none
+/// of them: it writes the file from the image it inherited and exits
+/// without running destructors or atexit handlers.
+fn child_main(state: &ServerState) -> ! {
+    close_inherited_fds();
+    // SAFETY: getpid and _exit are async-signal-safe and always succeed.
+    let pid = unsafe { libc::getpid() };
+    let temp = format!("temp-{pid}.rdb");
+    let code = match write_and_rename(state, &temp) {
+        Ok(()) => 0,
+        Err(_) => {
+            let _ = std::fs::remove_file(&temp);
+            1
+        }
+    };
+    unsafe { libc::_exit(code) }
+}
+
+/// Closes every descriptor but stdin/stdout/stderr in the child: above all
+/// the listening sockets, which would otherwise keep the port busy if the
+/// parent died and a new server started while this child still writes.
+fn close_inherited_fds() {
+    // SAFETY: close_range/close only act on this process's descriptor table.
+    unsafe {
+        if libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) == 0 {
+            return;
+        }
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        let max = if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
+            limit.rlim_cur.min(1 << 20) as libc::c_int
+        } else {
+            1024
+        };
+        for fd in 3..max {
+            libc::close(fd);
+        }
+    }
+}
+
+/// Called from the cron: reaps a finished child and records the outcome.
+pub fn check_child_done(state: &mut ServerState) {
+    let Some(child) = state.persist.child else {
+        return;
+    };
+    let mut status: libc::c_int = 0;
+    // SAFETY: waitpid only writes the status into our local.
+    let r = unsafe { libc::waitpid(child.pid, &mut status, libc::WNOHANG) };
+    if r == 0 {
+        return;
+    }
+    state.persist.child = None;
+    let now_ms = crate::util::time::now_ms();
+    state.persist.last_bgsave_time_sec = (now_ms - child.started_ms) / 1000;
+    let exited_ok = r == child.pid && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+    if exited_ok {
+        notice!("Background saving terminated with success");
+        state.dirty = state.dirty.saturating_sub(child.dirty_at_fork);
+        state.persist.last_save_time = now_ms / 1000;
+        state.persist.last_bgsave_ok = true;
+    } else {
+        if r == child.pid && libc::WIFSIGNALED(status) {
+            warning!(
+                "Background saving terminated by signal {}",
+                libc::WTERMSIG(status)
+            );
+        } else {
+            warning!("Background saving error");
+        }
+        let _ = std::fs::remove_file(format!("temp-{}.rdb", child.pid));
+        state.persist.last_bgsave_ok = false;
+    }
+}
+
+/// Stops a running BGSAVE child (FLUSHALL, a synchronous final save) and
+/// removes its temporary file.
+pub fn kill_child(state: &mut ServerState) {
+    let Some(child) = state.persist.child.take() else {
+        return;
+    };
+    // SAFETY: plain syscalls on a pid we forked and have not reaped yet.
+    unsafe {
+        libc::kill(child.pid, libc::SIGKILL);
+        let mut status = 0;
+        libc::waitpid(child.pid, &mut status, 0);
+    }
+    let _ = std::fs::remove_file(format!("temp-{}.rdb", child.pid));
+}
+
+/// At shutdown: a child's snapshot would be older than the final one.
+pub fn kill_child_for_shutdown(state: &mut ServerState) {
+    if bgsave_in_progress(state) {
+        warning!("There is a child saving an .rdb. Killing it!");
+        kill_child(state);
+    }
+}
+
+/// The `save` directive as (seconds, changes) points.
+pub fn save_points(state: &ServerState) -> Vec<(i64, u64)> {
+    parse_save_points(state.config.get("save").unwrap_or(""))
+}
+
+fn parse_save_points(value: &str) -> Vec<(i64, u64)> {
+    let numbers: Vec<&str> = value.split_whitespace().collect();
+    numbers
+        .chunks_exact(2)
+        .filter_map(|p| Some((p[0].parse().ok()?, p[1].parse().ok()?)))
+        .collect()
+}
+
+/// Seconds Redis waits after a failed BGSAVE before a save point retries.
+const BGSAVE_RETRY_DELAY: i64 = 5;
+
+/// The cron's part: finish a completed child, run a scheduled BGSAVE, or
+/// start one when a save point is reached (as serverCron does).
+pub fn cron(state: &mut ServerState) {
+    check_child_done(state);
+    if bgsave_in_progress(state) {
+        return;
+    }
+    if state.persist.bgsave_scheduled {
+        state.persist.bgsave_scheduled = false;
+        let _ = bgsave(state);
+        return;
+    }
+    let now = crate::util::time::now_ms() / 1000;
+    let since_save = now - state.persist.last_save_time;
+    let can_retry =
+        state.persist.last_bgsave_ok || now - state.persist.last_bgsave_try > BGSAVE_RETRY_DELAY;
+    let point = save_points(state)
+        .into_iter()
+        .find(|&(secs, changes)| state.dirty >= changes && since_save > secs);
+    if let (Some((secs, changes)), true) = (point, can_retry) {
+        notice!("{changes} changes in {secs} seconds. Saving...");
+        let _ = bgsave(state);
     }
 }
 
@@ -83,6 +285,20 @@ fn write_snapshot(state: &ServerState, path: &Path) -> io::Result<()> {
     }
     let file = writer.finish()?;
     file.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_save_points;
+
+    #[test]
+    fn save_points_parse_pairs() {
+        assert_eq!(
+            parse_save_points("3600 1 300 100"),
+            vec![(3600, 1), (300, 100)]
+        );
+        assert!(parse_save_points("").is_empty());
+    }
 }
 
 /// Which per-key access record the maxmemory policy makes Redis save.

@@ -6,6 +6,7 @@ use crate::commands::{CmdError, CmdResult};
 use crate::config::REDIS_VERSION;
 use crate::db::Db;
 use crate::server::context::Ctx;
+use crate::server::persist;
 use crate::server::state::{ServerState, ShutdownRequest};
 
 /// Databases with more keys than this are freed on a helper thread when a
@@ -26,8 +27,32 @@ pub fn last_save_time(state: &ServerState) -> i64 {
 
 /// SAVE: a synchronous snapshot; a failure is a bare "-ERR" as in Redis.
 pub fn save(ctx: &mut Ctx) -> CmdResult {
-    crate::server::persist::save(ctx.state).map_err(|_| CmdError::msg("ERR"))?;
+    if persist::bgsave_in_progress(ctx.state) {
+        return Err(CmdError::msg("ERR Background save already in progress"));
+    }
+    persist::save(ctx.state).map_err(|_| CmdError::msg("ERR"))?;
     ctx.reply.ok();
+    Ok(())
+}
+
+/// BGSAVE [SCHEDULE]: forks a child that writes the snapshot. Inside EXEC
+/// the save is only scheduled (for the cron), as Redis does.
+pub fn bgsave(ctx: &mut Ctx) -> CmdResult {
+    match ctx.args.len() {
+        1 => {}
+        2 if eq_ic(&ctx.args[1], "schedule") => {}
+        _ => return Err(CmdError::Syntax),
+    }
+    if persist::bgsave_in_progress(ctx.state) {
+        return Err(CmdError::msg("ERR Background save already in progress"));
+    }
+    if ctx.client.in_exec {
+        ctx.state.persist.bgsave_scheduled = true;
+        ctx.reply.simple("Background saving scheduled");
+        return Ok(());
+    }
+    persist::bgsave(ctx.state).map_err(|_| CmdError::msg("ERR"))?;
+    ctx.reply.simple("Background saving started");
     Ok(())
 }
 
@@ -118,6 +143,13 @@ pub fn flushall(ctx: &mut Ctx) -> CmdResult {
         removed += empty_db(ctx.state, i, lazy);
     }
     ctx.dirty(removed as u64);
+    // As Redis does: a running child's snapshot is obsolete, and with save
+    // points the (now empty) dataset is saved at once.
+    persist::kill_child(ctx.state);
+    if !persist::save_points(ctx.state).is_empty() {
+        let _ = persist::save(ctx.state);
+        ctx.dirty(1);
+    }
     ctx.propagate_as(ctx.args.to_vec());
     ctx.reply.ok();
     Ok(())
@@ -178,11 +210,12 @@ pub fn shutdown(ctx: &mut Ctx) -> CmdResult {
         return Err(CmdError::msg("ERR No shutdown in progress."));
     }
     crate::warning!("User requested shutdown...");
-    // Only an explicit SAVE snapshots here: `save` points have no effect in
-    // this server, so a plain SHUTDOWN has nothing to save.
-    if save {
+    persist::kill_child_for_shutdown(ctx.state);
+    // SAVE forces a snapshot, NOSAVE forbids it, otherwise configured save
+    // points decide.
+    if save || (!nosave && !persist::save_points(ctx.state).is_empty()) {
         crate::notice!("Saving the final RDB snapshot before exiting.");
-        if crate::server::persist::save(ctx.state).is_err() {
+        if persist::save(ctx.state).is_err() {
             if !force {
                 crate::warning!("Error trying to save the DB, can't exit.");
                 return Err(CmdError::msg("ERR Errors trying to SHUTDOWN. Check logs."));
@@ -282,6 +315,8 @@ mod tests {
         config
             .apply_line("enable-debug-command", &["yes".into()], true)
             .unwrap();
+        // No save points: FLUSHALL would otherwise write a dump.rdb here.
+        config.apply_line("save", &["".into()], true).unwrap();
         let mut state = ServerState::new(config);
         let stream = StreamCapture::attach(&mut state);
         let mut client = ClientState::new(1, "127.0.0.1:1".into(), true);

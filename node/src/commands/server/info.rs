@@ -310,11 +310,18 @@ fn persistence(t: &mut InfoText, st: &ServerState) {
     t.field("current_save_keys_processed", 0);
     t.field("current_save_keys_total", 0);
     t.field("rdb_changes_since_last_save", st.dirty);
-    t.field("rdb_bgsave_in_progress", 0);
+    let child = st.persist.child;
+    t.field("rdb_bgsave_in_progress", child.is_some() as u8);
     t.field("rdb_last_save_time", last_save_time(st));
-    t.field("rdb_last_bgsave_status", "ok");
-    t.field("rdb_last_bgsave_time_sec", -1);
-    t.field("rdb_current_bgsave_time_sec", -1);
+    let status = if st.persist.last_bgsave_ok {
+        "ok"
+    } else {
+        "err"
+    };
+    t.field("rdb_last_bgsave_status", status);
+    t.field("rdb_last_bgsave_time_sec", st.persist.last_bgsave_time_sec);
+    let current = child.map_or(-1, |c| (crate::util::time::now_ms() - c.started_ms) / 1000);
+    t.field("rdb_current_bgsave_time_sec", current);
     t.field("rdb_saves", st.persist.saves);
     t.field("rdb_last_cow_size", 0);
     t.field(
