@@ -157,7 +157,10 @@ impl RequestParser {
                 pending_bulk: None,
             });
         }
-        let progress = self.progress.as_mut().expect("progress set above");
+        let Some(progress) = self.progress.as_mut() else {
+            // Unreachable: set just above; answered as a protocol error, never a panic.
+            return Err(ProtocolError::new("invalid multibulk length"));
+        };
         while progress.ranges.len() < progress.argc {
             let len = match progress.pending_bulk {
                 Some(len) => len,
@@ -198,7 +201,9 @@ impl RequestParser {
             progress.pos += len + 2;
             progress.pending_bulk = None;
         }
-        let progress = self.progress.take().expect("progress set above");
+        let Some(progress) = self.progress.take() else {
+            return Err(ProtocolError::new("invalid multibulk length"));
+        };
         let frame = buf.split_to(progress.pos).freeze();
         let args = progress
             .ranges
