@@ -13,47 +13,19 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use redis_ha_node::resp::Frame;
-use support::{free_port, have_real_redis, our_binary, Client, Flavor, ScratchDir, ServerProcess};
+use support::{
+    free_port, have_real_redis, read_log, spawn_ours_in, start_ours_in, Client, DirServer, Flavor,
+    ScratchDir, ServerProcess,
+};
 
-/// Our server in `dir` (not the per-process scratch dir of ServerProcess, so
-/// that a restart finds the same files).
-struct Ours {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Ours {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+/// Our server in a directory that survives restarts.
+type Ours = DirServer;
 
 fn spawn_ours(dir: &Path, extra: &[&str]) -> (Child, u16) {
     let port = free_port();
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join("server.log"))
-        .expect("log file");
-    let child = Command::new(our_binary())
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-        ])
-        .arg("--dir")
-        .arg(dir)
-        .args(extra)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().expect("dup log"))
-        .stderr(log)
-        .spawn()
-        .expect("start our server");
-    (child, port)
+    let mut args = vec!["--save", ""];
+    args.extend_from_slice(extra);
+    (spawn_ours_in(dir, port, &args), port)
 }
 
 fn start_ours(dir: &Path) -> Ours {
@@ -61,37 +33,14 @@ fn start_ours(dir: &Path) -> Ours {
 }
 
 fn start_ours_with(dir: &Path, extra: &[&str]) -> Ours {
-    let (mut child, port) = spawn_ours(dir, extra);
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(10) {
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("our server exited with {status}: {}", read_log(dir));
-        }
-        if let Ok(mut c) = Client::connect(port) {
-            if matches!(c.cmd(&["PING"]), Ok(Frame::Simple(_))) {
-                return Ours { child, port };
-            }
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("our server did not start: {}", read_log(dir));
-}
-
-fn read_log(dir: &Path) -> String {
-    std::fs::read_to_string(dir.join("server.log")).unwrap_or_default()
+    let mut args = vec!["--save", ""];
+    args.extend_from_slice(extra);
+    start_ours_in(dir, free_port(), &args, Duration::from_secs(10))
 }
 
 /// Waits for a process to exit by itself.
 fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(10) {
-        if let Ok(Some(status)) = child.try_wait() {
-            return status;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    panic!("process did not exit");
+    support::wait_exit(child, Duration::from_secs(10))
 }
 
 fn cmd(c: &mut Client, args: &[&[u8]]) -> Frame {

@@ -7,88 +7,31 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use redis_ha_node::resp::Frame;
-use support::{free_port, our_binary, Client, ScratchDir};
+use support::{free_port, read_log, start_ours_in, Client, DirServer, ScratchDir};
 
 /// Keys in the big dataset: enough for the save to take measurable time.
 const BIG: usize = 200_000;
 /// Keys per MSET / MGET.
 const BATCH: usize = 1000;
 
-struct Ours {
-    child: Child,
-    port: u16,
-}
+/// Our server in a directory that survives restarts.
+type Ours = DirServer;
 
-impl Drop for Ours {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Ours {
-    fn client(&self) -> Client {
-        Client::connect(self.port).expect("connect")
-    }
-}
-
-/// Our server in `dir` with the given `save` directive, so a restart in the
-/// same directory finds the same files.
+/// Our server in `dir` with the given `save` directive.
 fn start(dir: &Path, save: &str) -> Ours {
     start_on(dir, save, free_port())
 }
 
 fn start_on(dir: &Path, save: &str, port: u16) -> Ours {
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join("server.log"))
-        .expect("log file");
-    let child = Command::new(our_binary())
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--save", save])
-        .arg("--dir")
-        .arg(dir)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().expect("dup log"))
-        .stderr(log)
-        .spawn()
-        .expect("start our server");
-    // Owned by `Ours` at once, so a failed start still kills and reaps it.
-    let mut server = Ours { child, port };
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(30) {
-        if let Ok(Some(status)) = server.child.try_wait() {
-            panic!("our server exited with {status}: {}", read_log(dir));
-        }
-        if let Ok(mut c) = Client::connect(port) {
-            if matches!(c.cmd(&["PING"]), Ok(Frame::Simple(_))) {
-                return server;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("our server did not start: {}", read_log(dir));
-}
-
-fn read_log(dir: &Path) -> String {
-    std::fs::read_to_string(dir.join("server.log")).unwrap_or_default()
+    start_ours_in(dir, port, &["--save", save], Duration::from_secs(30))
 }
 
 fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(20) {
-        if let Ok(Some(status)) = child.try_wait() {
-            return status;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    panic!("process did not exit");
+    support::wait_exit(child, Duration::from_secs(20))
 }
 
 fn cmd(c: &mut Client, args: &[&str]) -> Frame {

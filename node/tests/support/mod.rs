@@ -260,3 +260,90 @@ impl Client {
 pub fn split_line(line: &str) -> Option<Vec<Vec<u8>>> {
     redis_ha_node::resp::request::split_args(line.as_bytes())
 }
+
+/// Our server in a directory the caller owns, so a restart in the same
+/// directory finds the same files (ServerProcess uses a fresh scratch
+/// directory each time). Killed and reaped when dropped.
+pub struct DirServer {
+    pub child: Child,
+    pub port: u16,
+}
+
+impl Drop for DirServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl DirServer {
+    pub fn client(&self) -> Client {
+        Client::connect(self.port).expect("connect")
+    }
+}
+
+/// Starts our binary on `port` in `dir` with `args`, appending its output to
+/// `dir/server.log`; does not wait for it to serve.
+pub fn spawn_ours_in(dir: &std::path::Path, port: u16, args: &[&str]) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("server.log"))
+        .expect("log file");
+    Command::new(our_binary())
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .arg("--dir")
+        .arg(dir)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("dup log"))
+        .stderr(log)
+        .spawn()
+        .expect("start our server")
+}
+
+/// Starts our server in `dir` and waits until it answers PING; panics with
+/// its log if it exits or does not serve within `limit`.
+pub fn start_ours_in(
+    dir: &std::path::Path,
+    port: u16,
+    args: &[&str],
+    limit: Duration,
+) -> DirServer {
+    // Owned at once, so a failed start still kills and reaps it.
+    let mut server = DirServer {
+        child: spawn_ours_in(dir, port, args),
+        port,
+    };
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if let Ok(Some(status)) = server.child.try_wait() {
+            panic!("our server exited with {status}: {}", read_log(dir));
+        }
+        if let Ok(mut c) = Client::connect(port) {
+            if matches!(c.cmd(&["PING"]), Ok(Frame::Simple(_))) {
+                return server;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("our server did not start: {}", read_log(dir));
+}
+
+/// The server log written in `dir`.
+pub fn read_log(dir: &std::path::Path) -> String {
+    std::fs::read_to_string(dir.join("server.log")).unwrap_or_default()
+}
+
+/// Waits for a process to exit by itself; kills it and panics after `limit`.
+pub fn wait_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if let Ok(Some(status)) = child.try_wait() {
+            return status;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    panic!("process did not exit");
+}
