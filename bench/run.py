@@ -8,7 +8,8 @@ measured in the same run on the same machine.
 Prints one line per test with both servers' requests per second and the
 ratio ours / redis (>= 1.0 means we are at least as fast), then the
 used_memory_rss of 1 million small keys (DEBUG POPULATE) and its ratio,
-then the GET/SET p99 latency with and without a BGSAVE running.
+then bench/persistence.py: SAVE and load times of a mixed dataset and the
+GET/SET p99 latency with and without a BGSAVE running.
 """
 import argparse
 import csv
@@ -107,31 +108,6 @@ def keep_bgsaving(server, stop):
         stop.wait(0.05)
 
 
-def bgsave_latency(ours_bin, redis_bin, keys, requests, clients):
-    """p99 of GET/SET on each server with `keys` keys loaded, idle vs. while
-    background saves run back to back."""
-    results = {}
-    for name, binary in (("redis", redis_bin), ("ours", ours_bin)):
-        server = Server(binary, name, ["--enable-debug-command", "yes"])
-        try:
-            server.cli("DEBUG", "POPULATE", str(keys))
-            idle = p99_latencies(server.port, requests, clients)
-            stop = threading.Event()
-            saver = threading.Thread(target=keep_bgsaving, args=(server, stop))
-            saver.start()
-            try:
-                time.sleep(0.2)
-                saving = p99_latencies(server.port, requests, clients)
-                saves = server.info_field("persistence", "rdb_saves")
-            finally:
-                stop.set()
-                saver.join()
-            results[name] = (idle, saving, saves)
-        finally:
-            server.stop()
-    return results
-
-
 def build_ours():
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "redis-ha-node"], cwd=ROOT, check=True)
     return os.path.join(ROOT, "target", "release", "redis-ha-node")
@@ -206,18 +182,17 @@ def main():
     print(f"# used_memory_rss with {keys} keys from DEBUG POPULATE (empty server in brackets)")
     print(f"redis {r_full / 2**20:.1f} MiB ({r_base / 2**20:.1f}), ours {o_full / 2**20:.1f} MiB ({o_base / 2**20:.1f}), "
           f"ratio {o_full / r_full:.2f}")
-    latency = bgsave_latency(ours_bin, args.redis_server, keys, requests, clients)
-    print(f"# p99 latency (ms), redis-benchmark -c {clients} -n {requests} -t get,set, {keys} keys, "
-          f"idle vs. during back-to-back BGSAVEs (saves run in brackets)")
-    print(f"{'server':>6} {'test':<6} {'idle p99':>9} {'bgsave p99':>11} {'ratio':>7}")
-    for name, (idle, saving, saves) in latency.items():
-        for test, idle_p99 in idle.items():
-            during = saving.get(test, 0.0)
-            ratio = during / idle_p99 if idle_p99 else 0.0
-            print(f"{name:>6} {test:<6} {idle_p99:>9.3f} {during:>11.3f} {ratio:>7.2f}  ({saves})")
-    for test, redis_p99 in latency["redis"][1].items():
-        ours_p99 = latency["ours"][1].get(test, 0.0)
-        print(f"# {test} p99 during BGSAVE, ours / redis: {ours_p99 / redis_p99 if redis_p99 else 0.0:.2f}")
+    # SAVE / load times and GET/SET p99 during BGSAVE, on a mixed dataset.
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import persistence
+    persistence.bench(ours_bin, args.redis_server, args.quick)
+    # Replication: full sync time, lag under load, throughput with replicas.
+    repl = [sys.executable, os.path.join(ROOT, "bench", "replication.py"), "--ours", ours_bin,
+            "--redis-server", args.redis_server]
+    subprocess.run(repl + (["--quick"] if args.quick else []), check=True)
+    # Sentinel: failover time and lost writes, ours vs redis-sentinel.
+    sentinel = [sys.executable, os.path.join(ROOT, "bench", "sentinel.py"), "--ours", ours_bin]
+    subprocess.run(sentinel + (["--quick"] if args.quick else []), check=True)
 
 
 if __name__ == "__main__":

@@ -47,8 +47,59 @@ fn parse_argv(args: &[String]) -> Result<(Option<String>, Vec<String>, bool), St
     Ok((file, overrides, stdin))
 }
 
+/// Asks the sentinels for the master and configures `replicaof` (or stays
+/// master when they name this node and it has data, or on first boot).
+fn apply_sentinel_role(
+    config: &mut Config,
+    ask: &redis_ha_node::sentinel::discovery::AskSentinels,
+) -> Result<(), String> {
+    use redis_ha_node::sentinel::discovery::{decide, Decision};
+    let mut me: Vec<String> = vec!["127.0.0.1".into(), "localhost".into(), "::1".into()];
+    me.extend(
+        config
+            .settings
+            .bind
+            .iter()
+            .map(|b| b.trim_start_matches('-').to_string()),
+    );
+    if let Some(ip) = config.get("replica-announce-ip").filter(|v| !v.is_empty()) {
+        me.push(ip.to_string());
+    }
+    let has_data = std::path::Path::new(&config.settings.dbfilename).exists()
+        || config
+            .get("appenddirname")
+            .is_some_and(|d| std::path::Path::new(d).exists());
+    let decision = decide(
+        ask,
+        config.settings.port,
+        &me,
+        has_data,
+        std::time::Duration::from_secs(30),
+    )?;
+    if let Decision::Replica(ip, port) = decision {
+        config
+            .set("replicaof", &format!("{ip} {port}"))
+            .map_err(|e| format!("replicaof {ip} {port}: {e:?}"))?;
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
+    let argv0 = std::env::args().next().unwrap_or_default();
     let args: Vec<String> = std::env::args().skip(1).collect();
+    let version_flag = matches!(args.first().map(String::as_str), Some("-v" | "--version"));
+    if !version_flag && redis_ha_node::sentinel::wanted(&argv0, &args) {
+        // Sentinel mode: its own config file, accept loop and state.
+        let rest: Vec<String> = args.into_iter().filter(|a| a != "--sentinel").collect();
+        return match redis_ha_node::sentinel::main(&rest) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("{e}");
+                redis_ha_node::warning!("{e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if let Some(first) = args.first() {
         match first.as_str() {
             "-v" | "--version" => {
@@ -62,6 +113,24 @@ fn main() -> ExitCode {
             _ => {}
         }
     }
+    // `--ask-sentinels host:port,... --master-name name`: the role comes
+    // from the sentinels (see sentinel/discovery.rs).
+    let mut args = args;
+    let ask = match redis_ha_node::sentinel::discovery::take_args(&mut args) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // `--metrics-port N`: a Prometheus endpoint (not a redis.conf directive).
+    let metrics_port = match redis_ha_node::metrics::take_metrics_port(&mut args) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let (file, overrides, stdin) = match parse_argv(&args) {
         Ok(v) => v,
         Err(e) => {
@@ -109,6 +178,13 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
+    if let Some(ask) = &ask {
+        if let Err(e) = apply_sentinel_role(&mut config, ask) {
+            eprintln!("{e}");
+            redis_ha_node::warning!("{e}");
+            return ExitCode::FAILURE;
+        }
+    }
     redis_ha_node::notice!("oO0OoO0OoO0Oo redis-ha-node is starting oO0OoO0OoO0Oo");
     redis_ha_node::notice!(
         "Redis version={REDIS_VERSION}, redis-ha-node={HA_VERSION}, bits=64, pid={}, just started",
@@ -139,7 +215,7 @@ fn main() -> ExitCode {
             redis_ha_node::warning!("Failed to write PID file {pidfile}: {e}");
         }
     }
-    let result = runtime.block_on(redis_ha_node::server::run(config));
+    let result = runtime.block_on(redis_ha_node::server::run(config, metrics_port));
     if !pidfile.is_empty() {
         let _ = std::fs::remove_file(&pidfile);
     }

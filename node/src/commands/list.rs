@@ -977,7 +977,7 @@ mod tests {
                 let (reply, outcome) = execute_words(&mut self.state, client, &words);
                 let waiting = match outcome {
                     Outcome::Blocked(rx, _) => Some(rx),
-                    Outcome::Done => None,
+                    Outcome::Done | Outcome::Paused(_) => None,
                 };
                 let frame = match Frame::parse(&reply) {
                     Ok(Some((f, _))) => f,

@@ -8,6 +8,7 @@ pub mod hash;
 pub mod keys;
 pub mod list;
 pub mod pubsub;
+pub mod replication;
 pub mod server;
 pub mod set;
 pub mod string;
@@ -225,7 +226,7 @@ pub struct CommandTable {
 
 impl CommandTable {
     fn build() -> Self {
-        let families: [&'static [CommandSpec]; 10] = [
+        let families: [&'static [CommandSpec]; 11] = [
             connection::COMMANDS,
             server::COMMANDS,
             keys::COMMANDS,
@@ -236,6 +237,7 @@ impl CommandTable {
             zset::COMMANDS,
             pubsub::COMMANDS,
             transaction::COMMANDS,
+            replication::COMMANDS,
         ];
         let mut by_name = HashMap::default();
         let mut all = Vec::new();

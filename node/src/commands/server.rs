@@ -399,6 +399,16 @@ pub static COMMANDS: &[CommandSpec] = &[
         admin::bgsave
     ),
     command!(
+        "bgrewriteaof",
+        1,
+        ADMIN | NOSCRIPT | NO_ASYNC_LOADING,
+        (0, 0, 0),
+        "server",
+        "1.0.0",
+        "Asynchronously rewrite the append-only file",
+        crate::aof::rewrite::bgrewriteaof_command
+    ),
+    command!(
         "shutdown",
         -1,
         ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY | SENTINEL,

@@ -306,7 +306,7 @@ pub static DIRECTIVES: &[Directive] = &[
     d!("ignore-warnings", Kind::Str, "", noeffect),
     // Snapshotting.
     d!("save", Kind::Save, "3600 1 300 100 60 10000"),
-    d!("stop-writes-on-bgsave-error", Kind::Bool, "yes", noeffect),
+    d!("stop-writes-on-bgsave-error", Kind::Bool, "yes"),
     d!("rdbcompression", Kind::Bool, "yes"),
     d!("rdbchecksum", Kind::Bool, "yes"),
     d!(
@@ -340,20 +340,19 @@ pub static DIRECTIVES: &[Directive] = &[
         hidden
     ),
     // Replication.
-    d!("replicaof", Kind::ReplicaOf, "", alias "slaveof", noeffect),
-    d!("masterauth", Kind::Str, "", noeffect),
-    d!("masteruser", Kind::Str, "", noeffect),
-    d!("replica-serve-stale-data", Kind::Bool, "yes", alias "slave-serve-stale-data", noeffect),
-    d!("replica-read-only", Kind::Bool, "yes", alias "slave-read-only", noeffect),
-    d!("repl-diskless-sync", Kind::Bool, "yes", noeffect),
+    d!("replicaof", Kind::ReplicaOf, "", alias "slaveof"),
+    d!("masterauth", Kind::Str, ""),
+    d!("masteruser", Kind::Str, ""),
+    d!("replica-serve-stale-data", Kind::Bool, "yes", alias "slave-serve-stale-data"),
+    d!("replica-read-only", Kind::Bool, "yes", alias "slave-read-only"),
+    d!("repl-diskless-sync", Kind::Bool, "yes"),
     d!(
         "repl-diskless-sync-delay",
         Kind::Int {
             min: 0,
             max: I32MAX
         },
-        "5",
-        noeffect
+        "5"
     ),
     d!(
         "repl-diskless-sync-max-replicas",
@@ -361,8 +360,7 @@ pub static DIRECTIVES: &[Directive] = &[
             min: 0,
             max: I32MAX
         },
-        "0",
-        noeffect
+        "0"
     ),
     d!(
         "repl-diskless-load",
@@ -370,15 +368,14 @@ pub static DIRECTIVES: &[Directive] = &[
         "disabled",
         noeffect
     ),
-    d!("repl-ping-replica-period", Kind::Int { min: 1, max: I32MAX }, "10", alias "repl-ping-slave-period", noeffect),
+    d!("repl-ping-replica-period", Kind::Int { min: 1, max: I32MAX }, "10", alias "repl-ping-slave-period"),
     d!(
         "repl-timeout",
         Kind::Int {
             min: 1,
             max: I32MAX
         },
-        "60",
-        noeffect
+        "60"
     ),
     d!("repl-disable-tcp-nodelay", Kind::Bool, "no", noeffect),
     d!(
@@ -387,8 +384,7 @@ pub static DIRECTIVES: &[Directive] = &[
             min: 1,
             max: I64MAX
         },
-        "1048576",
-        noeffect
+        "1048576"
     ),
     d!(
         "repl-backlog-ttl",
@@ -396,15 +392,14 @@ pub static DIRECTIVES: &[Directive] = &[
             min: 0,
             max: I32MAX
         },
-        "3600",
-        noeffect
+        "3600"
     ),
-    d!("replica-priority", Kind::Int { min: 0, max: I32MAX }, "100", alias "slave-priority", noeffect),
-    d!("replica-announced", Kind::Bool, "yes", noeffect),
-    d!("min-replicas-to-write", Kind::Int { min: 0, max: I32MAX }, "0", alias "min-slaves-to-write", noeffect),
-    d!("min-replicas-max-lag", Kind::Int { min: 0, max: I32MAX }, "10", alias "min-slaves-max-lag", noeffect),
-    d!("replica-announce-ip", Kind::Str, "", alias "slave-announce-ip", noeffect),
-    d!("replica-announce-port", Kind::Int { min: 0, max: 65535 }, "0", alias "slave-announce-port", noeffect),
+    d!("replica-priority", Kind::Int { min: 0, max: I32MAX }, "100", alias "slave-priority"),
+    d!("replica-announced", Kind::Bool, "yes"),
+    d!("min-replicas-to-write", Kind::Int { min: 0, max: I32MAX }, "0", alias "min-slaves-to-write"),
+    d!("min-replicas-max-lag", Kind::Int { min: 0, max: I32MAX }, "10", alias "min-slaves-max-lag"),
+    d!("replica-announce-ip", Kind::Str, "", alias "slave-announce-ip"),
+    d!("replica-announce-port", Kind::Int { min: 0, max: 65535 }, "0", alias "slave-announce-port"),
     d!("replica-lazy-flush", Kind::Bool, "no", alias "slave-lazy-flush", noeffect),
     d!("replica-ignore-maxmemory", Kind::Bool, "yes", alias "slave-ignore-maxmemory", noeffect),
     d!(
@@ -460,8 +455,7 @@ pub static DIRECTIVES: &[Directive] = &[
     d!(
         "maxmemory-eviction-tenacity",
         Kind::Int { min: 0, max: 100 },
-        "10",
-        noeffect
+        "10"
     ),
     // Lazy freeing.
     d!("lazyfree-lazy-eviction", Kind::Bool, "no", noeffect),
@@ -488,36 +482,22 @@ pub static DIRECTIVES: &[Directive] = &[
     d!("aof_rewrite_cpulist", Kind::Str, "", immutable, noeffect),
     d!("bgsave_cpulist", Kind::Str, "", immutable, noeffect),
     // Append only file.
-    d!("appendonly", Kind::Bool, "no", noeffect),
-    d!(
-        "appendfilename",
-        Kind::Str,
-        "appendonly.aof",
-        immutable,
-        noeffect
-    ),
-    d!(
-        "appenddirname",
-        Kind::Str,
-        "appendonlydir",
-        immutable,
-        noeffect
-    ),
+    d!("appendonly", Kind::Bool, "no"),
+    d!("appendfilename", Kind::Str, "appendonly.aof", immutable),
+    d!("appenddirname", Kind::Str, "appendonlydir", immutable),
     d!(
         "appendfsync",
-        Kind::Enum(&["always", "everysec", "no"]),
-        "everysec",
-        noeffect
+        Kind::Enum(&["everysec", "always", "no"]),
+        "everysec"
     ),
-    d!("no-appendfsync-on-rewrite", Kind::Bool, "no", noeffect),
+    d!("no-appendfsync-on-rewrite", Kind::Bool, "no"),
     d!(
         "auto-aof-rewrite-percentage",
         Kind::Int {
             min: 0,
             max: I32MAX
         },
-        "100",
-        noeffect
+        "100"
     ),
     d!(
         "auto-aof-rewrite-min-size",
@@ -525,12 +505,11 @@ pub static DIRECTIVES: &[Directive] = &[
             min: 0,
             max: I64MAX
         },
-        "67108864",
-        noeffect
+        "67108864"
     ),
-    d!("aof-load-truncated", Kind::Bool, "yes", noeffect),
-    d!("aof-use-rdb-preamble", Kind::Bool, "yes", noeffect),
-    d!("aof-timestamp-enabled", Kind::Bool, "no", noeffect),
+    d!("aof-load-truncated", Kind::Bool, "yes"),
+    d!("aof-use-rdb-preamble", Kind::Bool, "yes"),
+    d!("aof-timestamp-enabled", Kind::Bool, "no"),
     d!("aof-rewrite-incremental-fsync", Kind::Bool, "yes", noeffect),
     // Shutdown.
     d!(
@@ -650,7 +629,7 @@ pub static DIRECTIVES: &[Directive] = &[
         "0",
         noeffect
     ),
-    d!("aof-disable-auto-gc", Kind::Bool, "no", noeffect),
+    d!("aof-disable-auto-gc", Kind::Bool, "no"),
     // Slow log and latency.
     d!(
         "slowlog-log-slower-than",

@@ -324,6 +324,21 @@ impl Config {
                 }
                 s.dbfilename = v.to_string()
             }
+            // The AOF files live in one directory under `dir` (Redis's
+            // isValidAOFfilename / isValidAOFdirname).
+            "appendfilename" if v.is_empty() => {
+                return Err(ConfigError::new("appendfilename can't be empty"));
+            }
+            "appendfilename" if v.contains('/') => {
+                return Err(ConfigError::new(
+                    "appendfilename can't be a path, just a filename",
+                ));
+            }
+            "appenddirname" if v.contains('/') => {
+                return Err(ConfigError::new(
+                    "appenddirname can't be a path, just a dirname",
+                ));
+            }
             "protected-mode" => s.protected_mode = v == "yes",
             "proto-max-bulk-len" => s.proto_max_bulk_len = num() as u64,
             "client-query-buffer-limit" => s.client_query_buffer_limit = num() as u64,

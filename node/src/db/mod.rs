@@ -122,6 +122,26 @@ impl Db {
         self.entries.is_empty()
     }
 
+    /// Adds a key read from a snapshot with one hash probe (set_entry
+    /// looks the key up first); a duplicate replaces the earlier entry.
+    pub fn insert_loaded(&mut self, key: &[u8], mut entry: Entry) {
+        if self.lfu.is_some() && entry.lru == lru_clock() {
+            entry.lru = lfu::initial_field(self.now_ms);
+        }
+        let has_ttl = entry.expire_at != 0;
+        let (_, old) = self.entries.insert_full(CompactBytes::new(key), entry);
+        if has_ttl {
+            self.volatile.insert(CompactBytes::new(key));
+        } else if old.is_some_and(|o| o.expire_at != 0) {
+            self.volatile.swap_remove(key);
+        }
+    }
+
+    /// Makes room for `additional` more keys (a snapshot's RESIZEDB hint).
+    pub fn reserve(&mut self, additional: usize) {
+        self.entries.reserve(additional);
+    }
+
     pub fn volatile_len(&self) -> usize {
         self.volatile.len()
     }

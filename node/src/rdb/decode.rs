@@ -6,7 +6,7 @@
 //! the problem and its byte offset; nothing here panics.
 
 use std::collections::VecDeque;
-use std::io::{self, BufReader, Read};
+use std::io::{self, Read};
 
 use super::listpack::LpItem;
 use super::{
@@ -91,16 +91,32 @@ pub struct LoadStats {
 }
 
 /// Buffered input that tracks the byte offset and the running CRC-64.
+///
+/// It keeps its own buffer so the checksum is folded in over whole
+/// consumed stretches (at each refill, and when asked for) instead of once
+/// per tiny read: most reads are a type byte, a length or a short string.
 struct Input<R: Read> {
-    inner: BufReader<R>,
+    inner: R,
+    buf: Box<[u8]>,
+    /// Unread bytes are buf[start..end].
+    start: usize,
+    end: usize,
+    /// buf[crc_from..start] is consumed but not yet in `crc`.
+    crc_from: usize,
     pos: u64,
     crc: u64,
 }
 
+const INPUT_BUFFER: usize = 64 * 1024;
+
 impl<R: Read> Input<R> {
     fn new(inner: R) -> Self {
         Input {
-            inner: BufReader::with_capacity(64 * 1024, inner),
+            inner,
+            buf: vec![0u8; INPUT_BUFFER].into_boxed_slice(),
+            start: 0,
+            end: 0,
+            crc_from: 0,
             pos: 0,
             crc: 0,
         }
@@ -121,16 +137,75 @@ impl<R: Read> Input<R> {
         }
     }
 
-    fn read_exact(&mut self, buf: &mut [u8]) -> Result<(), RdbError> {
-        if let Err(e) = self.inner.read_exact(buf) {
-            return Err(self.io_err(e));
+    /// The CRC-64 of everything consumed so far.
+    fn crc(&mut self) -> u64 {
+        self.crc = crc64::update(self.crc, &self.buf[self.crc_from..self.start]);
+        self.crc_from = self.start;
+        self.crc
+    }
+
+    /// Refills the (fully consumed) buffer; Ok(false) at the end of input.
+    fn fill(&mut self) -> Result<bool, RdbError> {
+        self.crc();
+        self.start = 0;
+        self.end = 0;
+        self.crc_from = 0;
+        loop {
+            match self.inner.read(&mut self.buf) {
+                Ok(n) => {
+                    self.end = n;
+                    return Ok(n > 0);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(self.io_err(e)),
+            }
         }
-        self.crc = crc64::update(self.crc, buf);
-        self.pos += buf.len() as u64;
-        Ok(())
+    }
+
+    /// Consumes `n` buffered bytes, handing them to `take`.
+    fn consume(&mut self, n: usize, take: &mut impl FnMut(&[u8])) {
+        take(&self.buf[self.start..self.start + n]);
+        self.start += n;
+        self.pos += n as u64;
+    }
+
+    /// Reads exactly `len` bytes through `take`, in buffer-sized pieces.
+    fn read_with(&mut self, mut len: usize, take: &mut impl FnMut(&[u8])) -> Result<(), RdbError> {
+        loop {
+            let n = len.min(self.end - self.start);
+            self.consume(n, take);
+            len -= n;
+            if len == 0 {
+                return Ok(());
+            }
+            if !self.fill()? {
+                return Err(self.err(RdbErrorKind::Truncated));
+            }
+        }
+    }
+
+    fn read_exact(&mut self, out: &mut [u8]) -> Result<(), RdbError> {
+        let len = out.len();
+        if self.end - self.start >= len {
+            out.copy_from_slice(&self.buf[self.start..self.start + len]);
+            self.start += len;
+            self.pos += len as u64;
+            return Ok(());
+        }
+        let mut at = 0;
+        self.read_with(len, &mut |chunk: &[u8]| {
+            out[at..at + chunk.len()].copy_from_slice(chunk);
+            at += chunk.len();
+        })
     }
 
     fn u8(&mut self) -> Result<u8, RdbError> {
+        if self.start < self.end {
+            let b = self.buf[self.start];
+            self.start += 1;
+            self.pos += 1;
+            return Ok(b);
+        }
         let mut b = [0u8; 1];
         self.read_exact(&mut b)?;
         Ok(b[0])
@@ -145,17 +220,39 @@ impl<R: Read> Input<R> {
     /// Reads exactly `n` bytes, growing the buffer only as data arrives so
     /// a forged length cannot reserve memory the input does not back.
     fn bytes(&mut self, n: u64) -> Result<Vec<u8>, RdbError> {
-        let mut v = Vec::with_capacity(n.min(PREALLOC_BYTES) as usize);
-        let got = match (&mut self.inner).take(n).read_to_end(&mut v) {
-            Ok(got) => got,
-            Err(e) => return Err(self.io_err(e)),
-        };
-        self.crc = crc64::update(self.crc, &v);
-        self.pos += got as u64;
-        if (got as u64) < n {
-            return Err(self.err(RdbErrorKind::Truncated));
+        if n <= (self.end - self.start) as u64 {
+            let n = n as usize;
+            let v = self.buf[self.start..self.start + n].to_vec();
+            self.start += n;
+            self.pos += n as u64;
+            return Ok(v);
         }
+        let mut v = Vec::with_capacity(n.min(PREALLOC_BYTES) as usize);
+        let len = usize::try_from(n).map_err(|_| self.err(RdbErrorKind::Truncated))?;
+        self.read_with(len, &mut |chunk: &[u8]| v.extend_from_slice(chunk))?;
         Ok(v)
+    }
+
+    /// The reader, and the bytes buffered past the point reached.
+    fn into_parts(self) -> (R, Vec<u8>) {
+        (self.inner, self.buf[self.start..self.end].to_vec())
+    }
+
+    /// A string as a value element: short plain strings are copied from
+    /// the buffer straight into a CompactBytes (no intermediate Vec).
+    fn compact_string(&mut self) -> Result<CompactBytes, RdbError> {
+        let avail = self.end - self.start;
+        if avail >= 1 {
+            let first = self.buf[self.start];
+            let n = (first & 0x3f) as usize;
+            if first >> 6 == 0 && avail > n {
+                let s = CompactBytes::new(&self.buf[self.start + 1..self.start + 1 + n]);
+                self.start += 1 + n;
+                self.pos += 1 + n as u64;
+                return Ok(s);
+            }
+        }
+        Ok(CompactBytes::from_vec(self.string()?))
     }
 
     /// A length (§3): the string-encoding forms are not lengths here.
@@ -259,6 +356,9 @@ pub struct RdbReader<R: Read> {
     pending: KeyPrefix,
     finished: bool,
     failed: bool,
+    /// The LRU clock when loading started: loaded keys are stamped with it
+    /// (one clock read per load, not per key).
+    lru_now: u32,
 }
 
 #[derive(Default)]
@@ -298,11 +398,17 @@ impl<R: Read> RdbReader<R> {
             pending: KeyPrefix::default(),
             finished: false,
             failed: false,
+            lru_now: lru_clock(),
         })
     }
 
     pub fn version(&self) -> u32 {
         self.version
+    }
+
+    /// The database the keys read now belong to (the last SELECTDB).
+    pub fn current_db(&self) -> usize {
+        self.db
     }
 
     /// Bytes consumed so far.
@@ -333,8 +439,7 @@ impl<R: Read> RdbReader<R> {
     /// reached (e.g. the EOF mark that follows a diskless replication
     /// payload).
     pub fn into_parts(self) -> (R, Vec<u8>) {
-        let buffered = self.input.inner.buffer().to_vec();
-        (self.input.inner.into_inner(), buffered)
+        self.input.into_parts()
     }
 
     /// The next item, or None after EOF (checksum verified).
@@ -445,10 +550,16 @@ impl<R: Read> RdbReader<R> {
             self.stats.expired_skipped += 1;
             return Ok(None);
         }
-        let mut entry = Entry::new(value);
-        entry.expire_at = expire_at;
+        let mut entry = Entry {
+            value,
+            expire_at,
+            lru: self.lru_now,
+            raw: false,
+        };
         if let Some(idle) = meta.idle {
-            entry.lru = lru_clock().saturating_sub(idle.min(u32::MAX as u64) as u32);
+            entry.lru = self
+                .lru_now
+                .saturating_sub(idle.min(u32::MAX as u64) as u32);
         }
         Ok(Some(LoadedKey {
             db: self.db,
@@ -463,7 +574,7 @@ impl<R: Read> RdbReader<R> {
         if self.version < 5 {
             return Ok(());
         }
-        let computed = self.input.crc;
+        let computed = self.input.crc();
         let at = self.input.pos;
         let stored = u64::from_le_bytes(self.input.array()?);
         if self.opts.verify_checksum && stored != 0 && stored != computed {
@@ -560,12 +671,12 @@ fn read_object<R: Read>(
 ) -> Result<Option<Value>, RdbError> {
     let at = input.pos;
     let value = match t {
-        types::STRING => Value::Str(CompactBytes::from_vec(input.string()?)),
+        types::STRING => Value::Str(input.compact_string()?),
         types::LIST => {
             let n = input.len()?;
             let mut list = VecDeque::with_capacity(cap(n));
             for _ in 0..n {
-                list.push_back(CompactBytes::from_vec(input.string()?));
+                list.push_back(input.compact_string()?);
             }
             Value::List(Box::new(list))
         }
@@ -575,7 +686,7 @@ fn read_object<R: Read>(
             set.members.reserve(cap(n));
             for _ in 0..n {
                 let m_at = input.pos;
-                if !set.members.insert(CompactBytes::from_vec(input.string()?)) {
+                if !set.members.insert(input.compact_string()?) {
                     return Err(input.corrupt_at(m_at, "duplicate set member"));
                 }
             }
@@ -609,12 +720,9 @@ fn read_object<R: Read>(
             h.map.reserve(cap(n));
             for _ in 0..n {
                 let f_at = input.pos;
-                let field = input.string()?;
-                let value = input.string()?;
-                if h.map
-                    .insert(CompactBytes::from_vec(field), CompactBytes::from_vec(value))
-                    .is_some()
-                {
+                let field = input.compact_string()?;
+                let value = input.compact_string()?;
+                if h.map.insert(field, value).is_some() {
                     return Err(input.corrupt_at(f_at, "duplicate hash field"));
                 }
             }
@@ -705,11 +813,7 @@ fn read_quicklist<R: Read>(input: &mut Input<R>, t: u8) -> Result<Value, RdbErro
                 }
                 .map_err(|e| input.corrupt_at(blob_at, e))?;
                 // Empty nodes are skipped, as Redis does.
-                list.extend(
-                    items
-                        .into_iter()
-                        .map(|i| CompactBytes::from_vec(i.to_bytes())),
-                );
+                list.extend(items.into_iter().map(|i| i.to_compact()));
             }
             other => {
                 return Err(
@@ -727,19 +831,22 @@ fn hash_from_items<'a>(
 ) -> Result<Value, String> {
     let mut h = HashValue::default();
     let mut items = items.into_iter();
+    h.map.reserve(items.size_hint().0 / 2);
     while let Some(field) = items.next() {
         let value = items
             .next()
             .ok_or("hash blob has a field without a value")?;
-        let field = CompactBytes::from_vec(field.to_bytes());
-        if h.map.contains_key(field.as_slice()) {
-            return Err(format!(
-                "duplicate hash field \"{}\"",
-                String::from_utf8_lossy(&field)
-            ));
+        match h.map.entry(field.to_compact()) {
+            indexmap::map::Entry::Occupied(o) => {
+                return Err(format!(
+                    "duplicate hash field \"{}\"",
+                    String::from_utf8_lossy(o.key())
+                ));
+            }
+            indexmap::map::Entry::Vacant(v) => {
+                v.insert(value.to_compact());
+            }
         }
-        h.map
-            .insert(field, CompactBytes::from_vec(value.to_bytes()));
     }
     h.update_encoding(limits);
     Ok(Value::Hash(Box::new(h)))

@@ -27,6 +27,16 @@ impl LpItem<'_> {
             LpItem::Str(s) => s.to_vec(),
         }
     }
+
+    /// The element as stored in a value, without an intermediate Vec.
+    pub fn to_compact(self) -> crate::db::CompactBytes {
+        match self {
+            LpItem::Int(v) => {
+                crate::db::CompactBytes::new(itoa::Buffer::new().format(v).as_bytes())
+            }
+            LpItem::Str(s) => crate::db::CompactBytes::new(s),
+        }
+    }
 }
 
 /// Incrementally builds a listpack.
@@ -204,9 +214,15 @@ pub fn decode(blob: &[u8]) -> Result<Vec<LpItem<'_>>, String> {
             .map_err(|e| format!("listpack entry at blob offset {pos}: {e}"))?;
         let back_at = pos + size;
         let back_len = backlen_size(size);
-        let mut expected = Vec::with_capacity(5);
-        push_backlen(&mut expected, size);
-        if blob.get(back_at..back_at + back_len) != Some(&expected[..]) || back_at + back_len > end
+        // Checked against the encoding on the stack: this runs per element.
+        let mut expected = [0u8; 5];
+        for (i, b) in expected[..back_len].iter_mut().enumerate() {
+            let shift = 7 * (back_len - 1 - i);
+            let group = ((size >> shift) & 0x7f) as u8;
+            *b = if i == 0 { group } else { group | 0x80 };
+        }
+        if blob.get(back_at..back_at + back_len) != Some(&expected[..back_len])
+            || back_at + back_len > end
         {
             return Err(format!(
                 "listpack entry at blob offset {pos} has a bad backlen"

@@ -62,6 +62,8 @@ pub struct ClientState {
     /// whose change woke it. Redis 7.0 serves that key only (and keeps the
     /// client waiting if it now holds another type).
     pub woken_by: Option<CompactBytes>,
+    /// Replication offset after this client's last propagated write (WAIT).
+    pub woff: u64,
 }
 
 impl ClientState {
@@ -85,6 +87,7 @@ impl ClientState {
             addr,
             last_cmd: "NULL",
             woken_by: None,
+            woff: 0,
         }
     }
 
@@ -130,6 +133,49 @@ pub struct ClientInfo {
     pub tot_net_in: u64,
     pub tot_net_out: u64,
     pub qbuf: usize,
+}
+
+impl ClientInfo {
+    /// A freshly connected client as CLIENT LIST shows it: no name, db 0,
+    /// RESP2, nothing subscribed; `flags` is its CLIENT LIST flag letter(s).
+    pub fn new(
+        id: ClientId,
+        addr: String,
+        laddr: String,
+        fd: i64,
+        flags: &str,
+        push_tx: mpsc::UnboundedSender<Bytes>,
+        kill: Arc<KillSwitch>,
+    ) -> ClientInfo {
+        let now = crate::util::time::now_ms();
+        ClientInfo {
+            id,
+            addr,
+            laddr,
+            fd,
+            name: None,
+            lib_name: None,
+            lib_ver: None,
+            created_ms: now,
+            last_interaction_ms: now,
+            db: 0,
+            resp3: false,
+            sub: 0,
+            psub: 0,
+            multi: -1,
+            last_cmd: "NULL",
+            flags: flags.to_string(),
+            no_evict: false,
+            blocked: false,
+            push_tx,
+            pending_push: Default::default(),
+            kill,
+            dirty_cas: false,
+            tot_net_in: 0,
+            tot_net_out: 0,
+            qbuf: 0,
+        }
+    }
 }
 
 /// A one-way "close this connection" signal.

@@ -41,6 +41,8 @@ struct Connection {
     reply: Reply,
     limits: ParseLimits,
     query_buffer_limit: u64,
+    /// A request waits for writes to resume (FAILOVER pauses them).
+    paused: bool,
 }
 
 /// Accepts a new client: registers it and runs its loop until it goes away.
@@ -71,38 +73,12 @@ pub async fn serve_client(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
             Err(DENIED)
         } else {
             let id = st.clients.next_id();
-            let now = crate::util::time::now_ms();
             let authenticated = st.config.settings.requirepass.is_none();
-            st.clients.clients.insert(
-                id,
-                ClientInfo {
-                    id,
-                    addr: peer.to_string(),
-                    laddr,
-                    fd,
-                    name: None,
-                    lib_name: None,
-                    lib_ver: None,
-                    created_ms: now,
-                    last_interaction_ms: now,
-                    db: 0,
-                    resp3: false,
-                    sub: 0,
-                    psub: 0,
-                    multi: -1,
-                    last_cmd: "NULL",
-                    flags: "N".into(),
-                    no_evict: false,
-                    blocked: false,
-                    push_tx,
-                    pending_push: pending_push.clone(),
-                    kill: kill.clone(),
-                    dirty_cas: false,
-                    tot_net_in: 0,
-                    tot_net_out: 0,
-                    qbuf: 0,
-                },
-            );
+            let mut info =
+                ClientInfo::new(id, peer.to_string(), laddr, fd, "N", push_tx, kill.clone());
+            // The connection task counts its queued push bytes here.
+            info.pending_push = pending_push.clone();
+            st.clients.clients.insert(id, info);
             Ok((id, authenticated))
         }
     };
@@ -128,9 +104,34 @@ pub async fn serve_client(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
         reply: Reply::new(false),
         limits: ParseLimits::default(),
         query_buffer_limit: u64::MAX,
+        paused: false,
     };
     conn.refresh_limits(&shared.state.lock());
     conn.run().await;
+    if conn.client.is_replica {
+        // PSYNC/SYNC made this connection a replica: its task now streams.
+        let handover = shared.state.lock().repl.handovers.remove(&id);
+        if let Some(handover) = handover {
+            let Connection {
+                reader,
+                writer,
+                rbuf,
+                ..
+            } = conn;
+            crate::replication::master::serve_replica(
+                shared.clone(),
+                id,
+                reader,
+                writer,
+                rbuf,
+                handover,
+            )
+            .await;
+            let mut st = shared.state.lock();
+            forget_client(&mut st, &ClientState::new(id, String::new(), true));
+            return;
+        }
+    }
     let _ = conn.writer.shutdown().await;
     let mut st = shared.state.lock();
     forget_client(&mut st, &conn.client);
@@ -267,11 +268,18 @@ impl Connection {
                 }
                 continue;
             }
+            if self.paused {
+                self.paused = false;
+                if let Step::Close = self.wait_writes_resume().await {
+                    return Step::Close;
+                }
+                continue;
+            }
             if let Some(e) = protocol_error {
                 let _ = self.write_out(e.reply_line().as_bytes()).await;
                 return Step::Close;
             }
-            if self.client.close_after_reply {
+            if self.client.close_after_reply || self.client.is_replica {
                 return Step::Close;
             }
             // Loop: the top parses whatever complete requests remain.
@@ -299,18 +307,55 @@ impl Connection {
             apply_reply_mode(&mut self.client, &mut self.reply, mark);
             // HELLO may have switched the protocol for the next replies.
             self.reply.resp3 = self.client.resp3;
-            if let Outcome::Blocked(rx, request) = outcome {
-                blocked = Some((rx, request));
-                break;
+            match outcome {
+                Outcome::Blocked(rx, request) => {
+                    blocked = Some((rx, request));
+                    break;
+                }
+                Outcome::Paused(args) => {
+                    // Runs again once writes resume.
+                    self.reply.truncate(mark);
+                    self.pending.push_front(Request {
+                        args,
+                        inline: req.inline,
+                        wire_len: req.wire_len,
+                    });
+                    self.paused = true;
+                    break;
+                }
+                Outcome::Done => {}
             }
             if self.client.close_after_reply {
                 self.pending.clear();
                 break;
             }
+            if self.client.is_replica {
+                // PSYNC/SYNC: the replica link takes the connection over.
+                self.pending.clear();
+                break;
+            }
         }
+        // The AOF is written (and with appendfsync always, synced) before
+        // any reply of this batch goes out.
+        crate::aof::flush_before_reply(&mut st);
         sync_client_info(&mut st, &self.client, self.rbuf.len());
         self.refresh_limits(&st);
+        // The batch's writes go to the replicas as one message.
+        st.repl_log.flush_replicas();
         blocked
+    }
+
+    /// Waits (polling) until FAILOVER resumes writes, or the client goes.
+    async fn wait_writes_resume(&mut self) -> Step {
+        loop {
+            if !crate::replication::failover::writes_paused(&self.shared.state.lock()) {
+                return Step::Continue;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(10)) => {}
+                _ = self.kill.wait() => return Step::Close,
+            }
+        }
     }
 
     /// Waits until a blocked command is served, times out, or the client goes.

@@ -21,12 +21,16 @@ pub async fn run(shared: Arc<Shared>) {
         let net_in = shared.net_input_bytes.load(Ordering::Relaxed);
         let net_out = shared.net_output_bytes.load(Ordering::Relaxed);
         let mut st = shared.state.lock();
-        if st.active_expire_enabled {
+        // Replicas never expire keys themselves: the master's DEL does.
+        if st.active_expire_enabled && st.repl.master.is_none() {
             active_expire_cycle(&mut st, hz);
         }
         close_idle_clients(&mut st);
         sample_rates(&mut st, net_in, net_out);
         super::persist::cron(&mut st);
+        crate::replication::cron(&mut st);
+        crate::aof::cron(&mut st);
+        super::evict::continue_evictions(&mut st);
     }
 }
 

@@ -3,6 +3,9 @@
 //! approximation: `maxmemory-samples` keys per database feed a small pool
 //! of the best candidates seen so far, and the best one goes first.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
 use bytes::Bytes;
 use rand::Rng;
 
@@ -180,10 +183,42 @@ fn evict_key(state: &mut ServerState, db: usize, key: &CompactBytes) {
     }
     state.stats.evicted_keys += 1;
     state.signal_modified_key(db, key);
-    if state.repl_log.active {
+    if super::exec::write_stream_consumed(state) {
         let del = vec![Bytes::from_static(b"DEL"), Bytes::copy_from_slice(key)];
         propagate_ops(state, vec![(db, del)]);
     }
+}
+
+/// What one round of evictions achieved (Redis's EVICT_OK / EVICT_RUNNING
+/// / EVICT_FAIL).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EvictResult {
+    /// Within maxmemory.
+    Ok,
+    /// Still over the limit, but the time budget of this round was used
+    /// up: the cron goes on, and the command is not refused.
+    Running,
+    /// Over the limit and nothing (more) can be evicted.
+    Fail,
+}
+
+/// Set when a round stopped at its time budget: the cron continues it.
+static EVICTION_CONTINUES: AtomicBool = AtomicBool::new(false);
+
+/// The time one round may spend, from maxmemory-eviction-tenacity as
+/// Redis's evictionTimeLimitUs computes it: 0..10 → 0..500 µs linearly,
+/// then +15% per step, and 100 means no limit.
+pub fn eviction_time_limit(tenacity: i64) -> Option<Duration> {
+    let t = tenacity.clamp(0, 100);
+    if t <= 10 {
+        return Some(Duration::from_micros(50 * t as u64));
+    }
+    if t < 100 {
+        return Some(Duration::from_micros(
+            (500.0 * 1.15f64.powi(t as i32 - 10)) as u64,
+        ));
+    }
+    None
 }
 
 /// Evicts keys until `measure(state)` is within maxmemory. Returns false
@@ -194,35 +229,76 @@ pub fn perform_evictions(
     state: &mut ServerState,
     measure: &mut dyn FnMut(&ServerState) -> usize,
 ) -> bool {
+    perform_evictions_within(state, measure, None) != EvictResult::Fail
+}
+
+/// Keys between two looks at the clock (Redis checks every 16).
+const KEYS_PER_TIME_CHECK: u32 = 16;
+
+/// Evicts until within maxmemory, nothing qualifies, or `limit` has passed.
+pub fn perform_evictions_within(
+    state: &mut ServerState,
+    measure: &mut dyn FnMut(&ServerState) -> usize,
+    limit: Option<Duration>,
+) -> EvictResult {
     let max = state.config.settings.maxmemory;
     if max == 0 {
-        return true;
+        return EvictResult::Ok;
     }
     let policy = parse_policy(&state.config.settings.maxmemory_policy);
     let mut pool = Pool::default();
     let mut rng = rand::thread_rng();
+    let started = Instant::now();
+    let mut evicted = 0u32;
     loop {
         if measure(state) as u64 <= max {
-            return true;
+            return EvictResult::Ok;
         }
         let Some(policy) = policy else {
-            return false;
+            return EvictResult::Fail;
         };
         let Some((db, key)) = pick_victim(state, policy, &mut pool, &mut rng) else {
-            return false;
+            return EvictResult::Fail;
         };
         evict_key(state, db, &key);
+        evicted += 1;
+        if evicted.is_multiple_of(KEYS_PER_TIME_CHECK) {
+            if let Some(limit) = limit {
+                if started.elapsed() > limit {
+                    EVICTION_CONTINUES.store(true, Ordering::Relaxed);
+                    return EvictResult::Running;
+                }
+            }
+        }
     }
 }
 
-/// Evictions against the process's real memory use. A replica leaves
-/// eviction to its master (replica-ignore-maxmemory yes, Redis's default):
-/// the master's DELs reach it through the stream.
+/// Evictions against the process's real memory use, bounded by
+/// maxmemory-eviction-tenacity. A replica leaves eviction to its master
+/// (replica-ignore-maxmemory yes, Redis's default): the master's DELs
+/// reach it through the stream. Returns false when the command must be
+/// refused.
 pub fn evict_for_command(state: &mut ServerState) -> bool {
-    if state.config.settings.maxmemory == 0 || state.is_replica() {
+    // Nothing is evicted while a dataset is being loaded, as in Redis.
+    if state.config.settings.maxmemory == 0 || state.is_replica() || state.loading {
         return true;
     }
-    perform_evictions(state, &mut |_| crate::alloc::used_memory())
+    let tenacity = state
+        .config
+        .get("maxmemory-eviction-tenacity")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
+    let limit = eviction_time_limit(tenacity);
+    perform_evictions_within(state, &mut |_| crate::alloc::used_memory(), limit)
+        != EvictResult::Fail
+}
+
+/// From the cron: goes on with evictions a command's round left unfinished
+/// (Redis runs them from a timer event).
+pub fn continue_evictions(state: &mut ServerState) {
+    if EVICTION_CONTINUES.swap(false, Ordering::Relaxed) {
+        evict_for_command(state);
+    }
 }
 
 #[cfg(test)]
@@ -393,5 +469,28 @@ mod tests {
         }
         assert!(run(&mut state));
         assert_eq!(capture.commands_without_select(), vec!["DEL k4"]);
+    }
+
+    #[test]
+    fn tenacity_time_limits_follow_redis() {
+        assert_eq!(eviction_time_limit(0), Some(Duration::ZERO));
+        assert_eq!(eviction_time_limit(10), Some(Duration::from_micros(500)));
+        assert_eq!(eviction_time_limit(11), Some(Duration::from_micros(575)));
+        assert_eq!(eviction_time_limit(100), None);
+    }
+
+    #[test]
+    fn a_zero_budget_round_stops_after_sixteen_keys() {
+        let mut state = state_with("allkeys-random");
+        for i in 0..100 {
+            put(&mut state, &format!("k{i}"));
+        }
+        let result = perform_evictions_within(
+            &mut state,
+            &mut |s: &ServerState| s.dbs.iter().map(|d| d.len()).sum::<usize>() * 100,
+            Some(Duration::ZERO),
+        );
+        assert_eq!(result, EvictResult::Running);
+        assert_eq!(state.dbs[0].len(), 100 - 16);
     }
 }

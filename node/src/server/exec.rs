@@ -20,6 +20,8 @@ pub enum Outcome {
     Done,
     /// The client must wait; the reply comes through the receiver.
     Blocked(oneshot::Receiver<Unblocked>, BlockRequest),
+    /// Writes are paused (FAILOVER): run the request again once they resume.
+    Paused(Vec<Bytes>),
 }
 
 /// Commands a RESP2 client in subscribed mode may run.
@@ -97,11 +99,22 @@ pub fn execute(
         reject(state, client, reply, &text);
         return Outcome::Done;
     }
+    if crate::replication::write_paused_for(state, client, spec) {
+        return Outcome::Paused(args);
+    }
+    if let Some(text) = crate::replication::reject_reason(state, client, spec) {
+        reject(state, client, reply, text);
+        return Outcome::Done;
+    }
     if state.config.settings.maxmemory > 0
         && !super::evict::evict_for_command(state)
         && rejected_on_oom(client, spec)
     {
         reject(state, client, reply, super::evict::OOM_ERROR);
+        return Outcome::Done;
+    }
+    if let Some(text) = disk_error_denial(state, client, spec) {
+        reject(state, client, reply, &text);
         return Outcome::Done;
     }
     if let Some(multi) = &mut client.multi {
@@ -118,6 +131,7 @@ pub fn execute(
     }
     let outcome = call(state, client, reply, spec, &args, CallMode::Normal);
     serve_blocked_clients(state);
+    crate::replication::master::flush_getack(state);
     match outcome {
         CallOutcome::Done => Outcome::Done,
         CallOutcome::Block(request) => {
@@ -155,6 +169,44 @@ fn rejected_on_oom(client: &ClientState, spec: &CommandSpec) -> bool {
         _ => true,
     }
 }
+
+/// MISCONF: after a failed BGSAVE (with save points and
+/// stop-writes-on-bgsave-error) or a failed AOF write, write commands (and
+/// PING, as in Redis) are refused until persisting works again. The master
+/// link is exempt (Redis logs and goes on there).
+fn disk_error_denial(
+    state: &ServerState,
+    client: &ClientState,
+    spec: &CommandSpec,
+) -> Option<String> {
+    if state.persist.last_bgsave_ok && state.aof.last_write_ok {
+        return None;
+    }
+    if !(is_write_call(client, spec) || spec.name == "ping") || client.is_master_link {
+        return None;
+    }
+    let rdb_error = !state.persist.last_bgsave_ok
+        && state.config.get("stop-writes-on-bgsave-error") == Some("yes")
+        && !super::persist::save_points(state).is_empty();
+    if rdb_error {
+        return Some(MISCONF_RDB.to_string());
+    }
+    crate::aof::write_error(state)
+}
+
+/// Whether running `spec` now writes: a write command, or an EXEC whose
+/// queued transaction holds one (the checks that refuse writes see both).
+pub fn is_write_call(client: &ClientState, spec: &CommandSpec) -> bool {
+    spec.has(flags::WRITE)
+        || (spec.name == "exec"
+            && client
+                .multi
+                .as_ref()
+                .is_some_and(|m| m.queued.iter().any(|(s, _)| s.has(flags::WRITE))))
+}
+
+/// The reply to writes after a failed BGSAVE (Redis's shared.bgsaveerr).
+pub const MISCONF_RDB: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
 
 /// A rejected command: error reply, and inside MULTI the transaction is doomed.
 fn reject(state: &mut ServerState, client: &mut ClientState, reply: &mut Reply, text: &str) {
@@ -198,7 +250,11 @@ pub fn call(
     // the duration measurement (two reads per call, like Redis's ustime()).
     let started_us = crate::util::time::now_us();
     state.set_now(started_us / 1000);
+    if client.is_master_link {
+        crate::replication::replica::master_sees_every_key(state);
+    }
     let dirty_before = state.dirty;
+    let repl_offset_before = state.repl_log.offset;
     let reply_mark = reply.len();
     let mut ctx = Ctx {
         state,
@@ -237,7 +293,7 @@ pub fn call(
     // more than one command, as Redis 7.0 does.
     // Nothing consumes the stream (no replica, no AOF): skip building it.
     let mut ops: Vec<(usize, Argv)> = Vec::new();
-    if state.repl_log.active {
+    if write_stream_consumed(state) {
         collect_expired(state, &mut ops);
         if changed && spec.has(flags::WRITE) || matches!(propagate, Propagate::Replace(_)) {
             match propagate {
@@ -263,6 +319,9 @@ pub fn call(
         propagate_ops(state, ops);
     }
 
+    if state.repl_log.offset != repl_offset_before {
+        client.woff = state.repl_log.offset;
+    }
     // A blocking command counts once (calls, MONITOR, SLOWLOG), when it is
     // first run, whether it is then served or times out, as in Redis.
     if mode != CallMode::ServingBlocked {
@@ -310,7 +369,16 @@ pub fn propagate_ops(state: &mut ServerState, mut ops: Vec<(usize, Argv)>) {
         ops.insert(0, (db, vec![Bytes::from_static(b"MULTI")]));
         ops.push((last_db, vec![Bytes::from_static(b"EXEC")]));
     }
+    // Redis feeds the AOF separately from the replication stream (its own
+    // SELECT tracking; PUBLISH only goes to replicas).
+    state.aof.feed(&ops);
     state.repl_log.feed(&ops);
+}
+
+/// Whether anything consumes the write stream (replicas / a backlog, or
+/// the AOF); without a consumer propagation is not even built.
+pub fn write_stream_consumed(state: &ServerState) -> bool {
+    state.repl_log.active || state.aof.accepts_writes()
 }
 
 fn record_stats(
@@ -473,6 +541,9 @@ fn serve_key(state: &mut ServerState, db: usize, key: &CompactBytes) {
                 continue;
             }
             CallOutcome::Done => {
+                // The served client writes its reply as soon as it gets
+                // it: the AOF must hold the write first (appendfsync always).
+                crate::aof::flush_before_reply(state);
                 if let Some(b) = state.blocked.unblock(id) {
                     let _ = b.reply_tx.send(Unblocked::Reply(reply.take()));
                 }

@@ -120,8 +120,9 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
     }
 }
 
-/// Runs the server until SHUTDOWN or a signal.
-pub async fn run(config: Config) -> Result<(), String> {
+/// Runs the server until SHUTDOWN or a signal; with `metrics_port`, also
+/// the Prometheus endpoint (`--metrics-port`).
+pub async fn run(config: Config, metrics_port: Option<u16>) -> Result<(), String> {
     let listeners = bind_listeners(&config)?;
     let port = config.settings.port;
     let state = ServerState::new(config);
@@ -135,7 +136,19 @@ pub async fn run(config: Config) -> Result<(), String> {
     notice!("Server initialized");
     {
         let mut st = shared.state.lock();
-        persist::load_at_startup(&mut st)?;
+        st.repl.shared = Arc::downgrade(&shared);
+        let repl_aux = if st.config.get("appendonly") == Some("yes") {
+            // The AOF is loaded instead of the RDB file, as Redis does, and
+            // (as in Redis 7.0) the replication id is not restored from it.
+            crate::aof::load::load_at_startup(&mut st)?;
+            crate::aof::load::open_on_server_start(&mut st)?;
+            None
+        } else {
+            let repl_aux = persist::load_repl_aux(&st);
+            persist::load_at_startup(&mut st)?;
+            repl_aux
+        };
+        crate::replication::start_up(&mut st, repl_aux);
     }
     for l in listeners {
         if let Ok(a) = l.local_addr() {
@@ -145,6 +158,9 @@ pub async fn run(config: Config) -> Result<(), String> {
     }
     notice!("Ready to accept connections tcp (port {port})");
     tokio::spawn(cron::run(shared.clone()));
+    if let Some(port) = metrics_port {
+        tokio::spawn(crate::metrics::serve(shared.clone(), port));
+    }
     wait_for_shutdown(shared.clone()).await;
     Ok(())
 }
@@ -174,6 +190,7 @@ async fn wait_for_shutdown(shared: Arc<Shared>) {
         }
     }
     persist::kill_child_for_shutdown(&mut shared.state.lock());
+    crate::aof::on_shutdown(&mut shared.state.lock());
     shared.stopping.store(true, Ordering::SeqCst);
     shared.stop_notify.notify_waiters();
     warning!("Redis is now ready to exit, bye bye...");

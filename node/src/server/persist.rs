@@ -29,6 +29,11 @@ pub struct PersistStats {
     /// Unix seconds of the last BGSAVE attempt, successful or not: after a
     /// failure, save points wait a few seconds before retrying.
     pub last_bgsave_try: i64,
+    /// Copy-on-write bytes the last successful BGSAVE child reported
+    /// (rdb_last_cow_size).
+    pub last_cow_size: u64,
+    /// (child pid, read end of its report pipe).
+    pub cow_pipe: Option<(libc::pid_t, libc::c_int)>,
 }
 
 /// A forked snapshot writer.
@@ -52,6 +57,8 @@ impl PersistStats {
             last_bgsave_ok: true,
             last_bgsave_time_sec: -1,
             last_bgsave_try: 0,
+            last_cow_size: 0,
+            cow_pipe: None,
         }
     }
 }
@@ -100,17 +107,27 @@ pub fn bgsave_in_progress(state: &ServerState) -> bool {
 /// writes it to disk while the parent keeps serving clients.
 pub fn bgsave(state: &mut ServerState) -> Result<(), String> {
     state.persist.last_bgsave_try = crate::util::time::now_ms() / 1000;
+    let report = crate::aof::child::report_pipe();
     // SAFETY: fork has no memory-safety preconditions; the child only runs
     // `child_main`, which ends in `_exit` without returning.
     let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        child_main(state, report[1]);
+    }
+    if report[1] >= 0 {
+        // SAFETY: our copy of the child's write end.
+        unsafe { libc::close(report[1]) };
+    }
+    if pid < 0 {
+        crate::aof::child::close_fds(&[report[0], -1]);
+    } else {
+        state.persist.cow_pipe = Some((pid, report[0]));
+    }
     if pid < 0 {
         let e = io::Error::last_os_error();
         state.persist.last_bgsave_ok = false;
         warning!("Can't save in background: fork: {e}");
         return Err(format!("Can't save in background: fork: {e}"));
-    }
-    if pid == 0 {
-        child_main(state);
     }
     notice!("Background saving started by pid {pid}");
     // Redis counts a background save when it starts (stat_rdb_saves).
@@ -127,43 +144,24 @@ pub fn bgsave(state: &mut ServerState) -> Result<(), String> {
 /// have held locks (the logger's, tokio's) at fork time, so this takes none
 /// of them: it writes the file from the image it inherited and exits
 /// without running destructors or atexit handlers.
-fn child_main(state: &ServerState) -> ! {
-    close_inherited_fds();
+fn child_main(state: &ServerState, report_fd: libc::c_int) -> ! {
+    // Everything but the report pipe: above all the listening sockets,
+    // which would otherwise keep the port busy if the parent died.
+    crate::aof::child::close_inherited_fds_except(report_fd);
     // SAFETY: getpid and _exit are async-signal-safe and always succeed.
     let pid = unsafe { libc::getpid() };
     let temp = format!("temp-{pid}.rdb");
     let code = match write_and_rename(state, &temp) {
-        Ok(()) => 0,
+        Ok(()) => {
+            crate::aof::child::report_cow_size(report_fd);
+            0
+        }
         Err(_) => {
             let _ = std::fs::remove_file(&temp);
             1
         }
     };
     unsafe { libc::_exit(code) }
-}
-
-/// Closes every descriptor but stdin/stdout/stderr in the child: above all
-/// the listening sockets, which would otherwise keep the port busy if the
-/// parent died and a new server started while this child still writes.
-fn close_inherited_fds() {
-    // SAFETY: close_range/close only act on this process's descriptor table.
-    unsafe {
-        if libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) == 0 {
-            return;
-        }
-        let mut limit = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        let max = if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
-            limit.rlim_cur.min(1 << 20) as libc::c_int
-        } else {
-            1024
-        };
-        for fd in 3..max {
-            libc::close(fd);
-        }
-    }
 }
 
 /// Called from the cron: reaps a finished child and records the outcome.
@@ -181,8 +179,13 @@ pub fn check_child_done(state: &mut ServerState) {
     let now_ms = crate::util::time::now_ms();
     state.persist.last_bgsave_time_sec = (now_ms - child.started_ms) / 1000;
     let exited_ok = r == child.pid && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+    let cow = take_cow_report(state, child.pid);
     if exited_ok {
         notice!("Background saving terminated with success");
+        if let Some(cow) = cow {
+            state.persist.last_cow_size = cow;
+            log_cow("RDB", cow);
+        }
         state.dirty = state.dirty.saturating_sub(child.dirty_at_fork);
         state.persist.last_save_time = now_ms / 1000;
         state.persist.last_bgsave_ok = true;
@@ -200,6 +203,27 @@ pub fn check_child_done(state: &mut ServerState) {
     }
 }
 
+/// Redis's report of a child's copy-on-write memory (one sample here, so
+/// current, peak and average are the same).
+pub fn log_cow(what: &str, bytes: u64) {
+    if bytes > 0 {
+        let mb = bytes >> 20;
+        notice!("Fork CoW for {what}: current {mb} MB, peak {mb} MB, average {mb} MB");
+    }
+}
+
+/// The copy-on-write size the child `pid` reported, closing its pipe.
+fn take_cow_report(state: &mut ServerState, pid: libc::pid_t) -> Option<u64> {
+    match state.persist.cow_pipe.take() {
+        Some((p, fd)) if p == pid => crate::aof::child::read_cow_size(fd),
+        Some((_, fd)) => {
+            crate::aof::child::close_fds(&[fd, -1]);
+            None
+        }
+        None => None,
+    }
+}
+
 /// Stops a running BGSAVE child (FLUSHALL, a synchronous final save) and
 /// removes its temporary file.
 pub fn kill_child(state: &mut ServerState) {
@@ -212,6 +236,7 @@ pub fn kill_child(state: &mut ServerState) {
         let mut status = 0;
         libc::waitpid(child.pid, &mut status, 0);
     }
+    let _ = take_cow_report(state, child.pid);
     let _ = std::fs::remove_file(format!("temp-{}.rdb", child.pid));
 }
 
@@ -243,7 +268,8 @@ const BGSAVE_RETRY_DELAY: i64 = 5;
 /// start one when a save point is reached (as serverCron does).
 pub fn cron(state: &mut ServerState) {
     check_child_done(state);
-    if bgsave_in_progress(state) {
+    // One fork child at a time: an AOF rewrite also holds off BGSAVE.
+    if bgsave_in_progress(state) || state.aof.child.is_some() {
         return;
     }
     if state.persist.bgsave_scheduled {
@@ -265,25 +291,29 @@ pub fn cron(state: &mut ServerState) {
 }
 
 fn write_snapshot(state: &ServerState, path: &Path) -> io::Result<()> {
-    let file = File::create(path)?;
-    let opts = crate::commands::keys::write_options(&state.config);
-    let mut writer = RdbWriter::new(file, opts);
+    write_snapshot_as(state, path, false)
+}
+
+/// An AOF base file in RDB format (`aof-use-rdb-preamble yes`): the same
+/// snapshot, marked with the `aof-base` AUX field as Redis marks it.
+pub fn write_aof_base_rdb(state: &ServerState, path: &Path) -> io::Result<()> {
+    write_snapshot_as(state, path, true)
+}
+
+fn write_snapshot_as(state: &ServerState, path: &Path, aof_base: bool) -> io::Result<()> {
+    // An AOF base carries no replication fields (Redis saves it without
+    // replication info).
+    let base = if aof_base {
+        RdbAux::default()
+    } else {
+        repl_aux(state)
+    };
     let aux = RdbAux {
         used_mem: crate::alloc::used_memory() as u64,
-        ..RdbAux::default()
+        aof_base,
+        ..base
     };
-    writer.begin(&aux)?;
-    let policy = AccessPolicy::of(state);
-    for (index, db) in state.dbs.iter().enumerate() {
-        if db.is_empty() {
-            continue;
-        }
-        writer.select_db(index, db.len() as u64, db.volatile_len() as u64)?;
-        for (key, entry) in db.iter_live() {
-            writer.write_entry_with_meta(key, entry, access_meta(entry, policy))?;
-        }
-    }
-    let file = writer.finish()?;
+    let file = write_rdb_to(state, File::create(path)?, &aux)?;
     file.sync_all()
 }
 
@@ -388,6 +418,19 @@ pub fn load_at_startup(state: &mut ServerState) -> Result<(), String> {
 
 /// Reads every key into the databases; returns (loaded, expired-skipped).
 fn load_from(state: &mut ServerState, file: File) -> Result<(u64, u64), String> {
+    load_rdb_reader(state, file).map(|(loaded, expired, _, _)| (loaded, expired))
+}
+
+/// The most keys a RESIZEDB hint reserves room for.
+const RESIZE_HINT_CAP: u64 = 1 << 20;
+
+/// Loads an RDB image from `input` (a snapshot, or an AOF base / preamble)
+/// and gives back the reader with the bytes it buffered past the RDB's
+/// end, where an old-style AOF continues with commands.
+pub fn load_rdb_reader<R: io::Read>(
+    state: &mut ServerState,
+    input: R,
+) -> Result<(u64, u64, R, Vec<u8>), String> {
     let is_replica = state.is_replica();
     let opts = LoadOptions {
         limits: state.config.settings.encoding,
@@ -402,7 +445,7 @@ fn load_from(state: &mut ServerState, file: File) -> Result<(u64, u64), String> 
         .config
         .get("maxmemory-policy")
         .is_some_and(|p| p.contains("lfu"));
-    let mut reader = RdbReader::new(file, opts).map_err(|e| e.to_string())?;
+    let mut reader = RdbReader::new(input, opts).map_err(|e| e.to_string())?;
     let mut loaded = 0;
     let mut announced = false;
     while let Some(item) = reader.next_item().map_err(|e| e.to_string())? {
@@ -413,7 +456,7 @@ fn load_from(state: &mut ServerState, file: File) -> Result<(u64, u64), String> 
         match item {
             RdbItem::Key(mut k) => {
                 apply_access_metadata(&mut k, lfu);
-                state.dbs[k.db].set_entry(&k.key, k.entry);
+                state.dbs[k.db].insert_loaded(&k.key, k.entry);
                 loaded += 1;
             }
             RdbItem::FunctionLibrary(_) => {
@@ -421,13 +464,23 @@ fn load_from(state: &mut ServerState, file: File) -> Result<(u64, u64), String> 
                     "the file holds function libraries, which this server does not support".into(),
                 );
             }
-            RdbItem::Aux { .. } | RdbItem::SelectDb(_) | RdbItem::ResizeDb { .. } => {}
+            RdbItem::ResizeDb { keys, .. } => {
+                // Sized up front instead of rehashing while growing; capped
+                // so a forged count cannot reserve much memory.
+                let db = reader.current_db();
+                if let Some(d) = state.dbs.get_mut(db) {
+                    d.reserve(keys.min(RESIZE_HINT_CAP) as usize);
+                }
+            }
+            RdbItem::Aux { .. } | RdbItem::SelectDb(_) => {}
         }
     }
     if !announced {
         announce_aux(&reader);
     }
-    Ok((loaded, reader.stats().expired_skipped))
+    let expired = reader.stats().expired_skipped;
+    let (input, rest) = reader.into_parts();
+    Ok((loaded, expired, input, rest))
 }
 
 /// The IDLE / FREQ records of a key, applied as Redis does at load: the
@@ -455,4 +508,50 @@ fn announce_aux<R: io::Read>(reader: &RdbReader<R>) {
         "RDB memory usage when created {:.2} Mb",
         aux.used_mem as f64 / (1024.0 * 1024.0)
     );
+}
+
+/// The repl-id / repl-offset / repl-stream-db AUX fields, written when the
+/// server is a replica or a master with a backlog, so a restart can resume
+/// the same replication history.
+pub fn repl_aux(state: &ServerState) -> RdbAux {
+    let mut aux = RdbAux::default();
+    let is_replica = state.repl.master.is_some();
+    if is_replica || state.repl_log.backlog.is_some() {
+        aux.repl_id = Some(state.repl.replid.clone());
+        aux.repl_offset = state.repl_log.offset as i64;
+        aux.repl_stream_db = match &state.repl.master {
+            Some(m) => m.stream_db as i64,
+            None => state.repl_log.stream_db.unwrap_or(0) as i64,
+        };
+    }
+    aux
+}
+
+/// Writes a whole snapshot to any writer (a pipe to replicas) with the
+/// given AUX fields. Takes no lock and logs nothing: a forked child calls it.
+pub fn write_rdb_to<W: io::Write>(state: &ServerState, out: W, aux: &RdbAux) -> io::Result<W> {
+    let opts = crate::commands::keys::write_options(&state.config);
+    let mut writer = RdbWriter::new(out, opts);
+    writer.begin(aux)?;
+    let policy = AccessPolicy::of(state);
+    for (index, db) in state.dbs.iter().enumerate() {
+        if db.is_empty() {
+            continue;
+        }
+        writer.select_db(index, db.len() as u64, db.volatile_len() as u64)?;
+        for (key, entry) in db.iter_live() {
+            writer.write_entry_with_meta(key, entry, access_meta(entry, policy))?;
+        }
+    }
+    writer.finish()
+}
+
+/// The replication ids found in the dump loaded at start-up, if any.
+pub fn load_repl_aux(state: &ServerState) -> Option<RdbAux> {
+    let file = File::open(&state.config.settings.dbfilename).ok()?;
+    let mut reader = RdbReader::new(file, LoadOptions::default()).ok()?;
+    // The AUX fields come first: read up to the first other item.
+    while let Ok(Some(RdbItem::Aux { .. })) = reader.next_item() {}
+    let aux = reader.aux();
+    aux.repl_id.is_some().then_some(aux)
 }

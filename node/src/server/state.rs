@@ -109,6 +109,10 @@ pub struct ServerState {
     pub persist: super::persist::PersistStats,
     /// Writes made by the commands of the EXEC in progress.
     pub pending_exec_ops: Vec<(usize, super::repl_log::Argv)>,
+    /// Replication: ids, replicas, the link to our master.
+    pub repl: crate::replication::ReplState,
+    /// The append-only file (appendonly, BGREWRITEAOF).
+    pub aof: crate::aof::Aof,
 }
 
 impl ServerState {
@@ -141,6 +145,8 @@ impl ServerState {
             active_expire_enabled: true,
             loading: false,
             pending_exec_ops: Vec::new(),
+            repl: crate::replication::ReplState::default(),
+            aof: crate::aof::Aof::default(),
             // Redis counts the start-up as a save.
             persist: super::persist::PersistStats::new(crate::util::time::now_ms() / 1000),
         }

@@ -107,5 +107,6 @@ pub fn run_line(state: &mut ServerState, client: &mut ClientState, line: &str) -
     match execute_words(state, client, &words) {
         (reply, Outcome::Done) => String::from_utf8_lossy(&reply).into_owned(),
         (_, Outcome::Blocked(..)) => "blocked".into(),
+        (_, Outcome::Paused(_)) => "paused".into(),
     }
 }

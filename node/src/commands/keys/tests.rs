@@ -51,7 +51,7 @@ impl Harness {
         let words: Vec<&str> = line.split(' ').collect();
         match execute_words(&mut self.state, &mut self.client, &words) {
             (reply, Outcome::Done) => String::from_utf8_lossy(&reply).into_owned(),
-            (_, Outcome::Blocked(..)) => panic!("unexpected block"),
+            (_, Outcome::Blocked(..) | Outcome::Paused(_)) => panic!("unexpected block"),
         }
     }
 }

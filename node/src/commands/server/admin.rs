@@ -46,7 +46,12 @@ pub fn bgsave(ctx: &mut Ctx) -> CmdResult {
     if persist::bgsave_in_progress(ctx.state) {
         return Err(CmdError::msg("ERR Background save already in progress"));
     }
-    if ctx.client.in_exec {
+    let schedule = ctx.args.len() == 2;
+    let aof_child = ctx.state.aof.child.is_some();
+    if aof_child && !schedule && !ctx.client.in_exec {
+        return Err(CmdError::msg("ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible."));
+    }
+    if ctx.client.in_exec || aof_child {
         ctx.state.persist.bgsave_scheduled = true;
         ctx.reply.simple("Background saving scheduled");
         return Ok(());
@@ -257,22 +262,7 @@ pub fn monitor(ctx: &mut Ctx) -> CmdResult {
 }
 
 pub fn role(ctx: &mut Ctx) -> CmdResult {
-    let master = ctx.state.config.get("replicaof").unwrap_or("").to_string();
-    if let Some((host, port)) = master.split_once(' ') {
-        ctx.reply.array_len(5);
-        ctx.reply.bulk(b"slave");
-        ctx.reply.bulk(host.as_bytes());
-        ctx.reply
-            .int(crate::util::number::parse_i64(port.as_bytes()).unwrap_or(0));
-        ctx.reply.bulk(b"connect");
-        ctx.reply.int(-1);
-        return Ok(());
-    }
-    let offset = ctx.state.repl_log.offset;
-    ctx.reply.array_len(3);
-    ctx.reply.bulk(b"master");
-    ctx.reply.int(offset as i64);
-    ctx.reply.array_len(0);
+    crate::replication::info::role(ctx.state, ctx.reply);
     Ok(())
 }
 

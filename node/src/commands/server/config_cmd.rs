@@ -136,6 +136,11 @@ fn set(ctx: &mut Ctx) -> CmdResult {
     }
     let before = std::mem::replace(&mut ctx.state.config, updated);
     apply_changes(ctx.state, &before, &canonical);
+    if let Err(e) = apply_appendonly(ctx, &before, &canonical) {
+        // Turning the AOF on failed: the old configuration stays.
+        ctx.state.config = before;
+        return Err(e);
+    }
     ctx.reply.ok();
     Ok(())
 }
@@ -169,9 +174,38 @@ fn apply_changes(
                     let _ = state.config.set("hz", &used);
                 }
             }
+            "repl-backlog-size"
+            | "client-output-buffer-limit"
+            | "min-replicas-to-write"
+            | "min-replicas-max-lag" => crate::replication::on_config_change(state, name),
             _ => {}
         }
     }
+}
+
+/// appendonly yes|no at run time: turning it on starts the rewrite that
+/// creates the base (updateAppendonly in Redis).
+fn apply_appendonly(
+    ctx: &mut Ctx,
+    before: &crate::config::Config,
+    changed: &[&'static str],
+) -> CmdResult {
+    // appendfsync and friends take effect for the very next batch.
+    crate::aof::refresh_settings(ctx.state);
+    if !changed.contains(&"appendonly") {
+        return Ok(());
+    }
+    let on = ctx.state.config.get("appendonly") == Some("yes");
+    let was_on = ctx.state.aof.status != crate::aof::AofStatus::Off;
+    if on && !was_on {
+        let in_exec = ctx.client.in_exec;
+        crate::aof::start(ctx.state, in_exec)
+            .map_err(|_| set_failed("appendonly", "Unable to turn on AOF. Check server logs."))?;
+    } else if !on && was_on {
+        crate::aof::stop(ctx.state);
+    }
+    let _ = before;
+    Ok(())
 }
 
 /// A new maxmemory below current use warns and evicts at once, as Redis.
@@ -204,6 +238,12 @@ pub fn reset_stats(state: &mut ServerState) {
     for db in &mut state.dbs {
         db.stats = Default::default();
     }
+    let repl = &mut state.repl.stats;
+    (repl.sync_full, repl.sync_partial_ok, repl.sync_partial_err) = (0, 0, 0);
+    repl.net_repl_in
+        .store(0, std::sync::atomic::Ordering::Relaxed);
+    repl.net_repl_out
+        .store(0, std::sync::atomic::Ordering::Relaxed);
 }
 
 fn rewrite(ctx: &mut Ctx) -> CmdResult {

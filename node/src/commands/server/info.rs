@@ -3,7 +3,6 @@
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
-use std::sync::OnceLock;
 
 use super::admin::last_save_time;
 use super::memory::{human_bytes, total_system_memory, MemoryReport};
@@ -291,7 +290,7 @@ fn memory(t: &mut InfoText, st: &ServerState) {
     t.field("mem_clients_slaves", m.clients_replicas);
     t.field("mem_clients_normal", m.clients_normal);
     t.field("mem_cluster_links", 0);
-    t.field("mem_aof_buffer", 0);
+    t.field("mem_aof_buffer", st.aof.buffer_len());
     t.field("mem_allocator", "libc");
     t.field("active_defrag_running", 0);
     t.field("lazyfree_pending_objects", 0);
@@ -299,7 +298,6 @@ fn memory(t: &mut InfoText, st: &ServerState) {
 }
 
 fn persistence(t: &mut InfoText, st: &ServerState) {
-    let aof = st.config.get("appendonly") == Some("yes");
     t.section("Persistence");
     t.field("loading", st.loading as u8);
     t.field("async_loading", 0);
@@ -323,7 +321,7 @@ fn persistence(t: &mut InfoText, st: &ServerState) {
     let current = child.map_or(-1, |c| (crate::util::time::now_ms() - c.started_ms) / 1000);
     t.field("rdb_current_bgsave_time_sec", current);
     t.field("rdb_saves", st.persist.saves);
-    t.field("rdb_last_cow_size", 0);
+    t.field("rdb_last_cow_size", st.persist.last_cow_size);
     t.field(
         "rdb_last_load_keys_expired",
         st.persist.last_load_keys_expired,
@@ -332,18 +330,10 @@ fn persistence(t: &mut InfoText, st: &ServerState) {
         "rdb_last_load_keys_loaded",
         st.persist.last_load_keys_loaded,
     );
-    t.field("aof_enabled", aof as u8);
-    t.field("aof_rewrite_in_progress", 0);
-    t.field("aof_rewrite_scheduled", 0);
-    t.field("aof_last_rewrite_time_sec", -1);
-    t.field("aof_current_rewrite_time_sec", -1);
-    t.field("aof_last_bgrewrite_status", "ok");
-    t.field("aof_rewrites", 0);
-    t.field("aof_rewrites_consecutive_failures", 0);
-    t.field("aof_last_write_status", "ok");
-    t.field("aof_last_cow_size", 0);
-    t.field("module_fork_in_progress", 0);
-    t.field("module_fork_last_cow_size", 0);
+    let (fields, when_enabled) = crate::aof::info_fields(st);
+    for (name, value) in fields.into_iter().chain(when_enabled) {
+        t.field(name, value);
+    }
 }
 
 /// Total network bytes since start (or the last CONFIG RESETSTAT), as of
@@ -369,8 +359,16 @@ fn stats(t: &mut InfoText, st: &ServerState) {
     );
     t.field("total_net_input_bytes", net_in);
     t.field("total_net_output_bytes", net_out);
-    t.field("total_net_repl_input_bytes", 0);
-    t.field("total_net_repl_output_bytes", 0);
+    let repl_bytes =
+        |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+    t.field(
+        "total_net_repl_input_bytes",
+        repl_bytes(&st.repl.stats.net_repl_in),
+    );
+    t.field(
+        "total_net_repl_output_bytes",
+        repl_bytes(&st.repl.stats.net_repl_out),
+    );
     t.field(
         "instantaneous_input_kbps",
         format!("{:.2}", rate(&s.net_in_samples) / 1024.0),
@@ -382,9 +380,9 @@ fn stats(t: &mut InfoText, st: &ServerState) {
     t.field("instantaneous_input_repl_kbps", "0.00");
     t.field("instantaneous_output_repl_kbps", "0.00");
     t.field("rejected_connections", s.rejected_connections);
-    t.field("sync_full", 0);
-    t.field("sync_partial_ok", 0);
-    t.field("sync_partial_err", 0);
+    t.field("sync_full", st.repl.stats.sync_full);
+    t.field("sync_partial_ok", st.repl.stats.sync_partial_ok);
+    t.field("sync_partial_err", st.repl.stats.sync_partial_err);
     t.field("expired_keys", sum(|d| d.expired_keys));
     t.field("expired_stale_perc", format!("{:.2}", s.expired_stale_perc));
     t.field("expired_time_cap_reached_count", 0);
@@ -422,63 +420,11 @@ fn stats(t: &mut InfoText, st: &ServerState) {
     t.field("reply_buffer_expands", 0);
 }
 
-/// The replication id of this server's history. Replication proper will
-/// keep its own; until then one id per process.
-fn replid() -> &'static str {
-    static ID: OnceLock<String> = OnceLock::new();
-    ID.get_or_init(crate::server::state::random_hex_id)
-}
-
 fn replication(t: &mut InfoText, st: &ServerState) {
-    let offset = st.repl_log.offset;
-    let backlog_size = st
-        .config
-        .get("repl-backlog-size")
-        .unwrap_or("1048576")
-        .to_string();
     t.section("Replication");
-    let master = st.config.get("replicaof").unwrap_or("").to_string();
-    if let Some((host, port)) = master.split_once(' ') {
-        t.field("role", "slave");
-        t.field("master_host", host);
-        t.field("master_port", port);
-        t.field("master_link_status", "down");
-        t.field("master_last_io_seconds_ago", -1);
-        t.field("master_sync_in_progress", 0);
-        t.field("slave_read_repl_offset", offset);
-        t.field("slave_repl_offset", offset);
-        t.field("master_link_down_since_seconds", -1);
-        t.field(
-            "slave_priority",
-            st.config.get("replica-priority").unwrap_or("100"),
-        );
-        t.field(
-            "slave_read_only",
-            (st.config.get("replica-read-only") == Some("yes")) as u8,
-        );
-        t.field(
-            "replica_announced",
-            (st.config.get("replica-announced") == Some("yes")) as u8,
-        );
-    } else {
-        t.field("role", "master");
+    for (k, v) in crate::replication::info::replication_fields(st) {
+        t.field(&k, v);
     }
-    t.field("connected_slaves", 0);
-    t.field("master_failover_state", "no-failover");
-    t.field("master_replid", replid());
-    t.field("master_replid2", "0000000000000000000000000000000000000000");
-    t.field("master_repl_offset", offset);
-    t.field("second_repl_offset", -1);
-    t.field("repl_backlog_active", st.repl_log.active as u8);
-    t.field("repl_backlog_size", backlog_size);
-    t.field(
-        "repl_backlog_first_byte_offset",
-        if st.repl_log.active { 1 } else { 0 },
-    );
-    t.field(
-        "repl_backlog_histlen",
-        if st.repl_log.active { offset } else { 0 },
-    );
 }
 
 /// (system, user) CPU seconds of `who` (RUSAGE_SELF, _CHILDREN, _THREAD).

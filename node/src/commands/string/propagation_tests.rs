@@ -30,7 +30,7 @@ impl Harness {
     fn run_args(&mut self, args: &[&str]) -> String {
         match execute_words(&mut self.state, &mut self.client, args) {
             (reply, Outcome::Done) => String::from_utf8_lossy(&reply).into_owned(),
-            (_, Outcome::Blocked(..)) => "blocked".into(),
+            (_, Outcome::Blocked(..) | Outcome::Paused(_)) => "blocked".into(),
         }
     }
 

@@ -1,0 +1,134 @@
+#!/bin/sh
+# Start-up of a sentinel pod. The sentinel config is rebuilt at every start
+# from what the running set knows, so a sentinel that lost its config is
+# re-seeded with the current master instead of the bootstrap one:
+#   1. another sentinel names the master -> monitor it;
+#   2. a redis pod reports role:master   -> monitor it;
+#   3. redis pods answer but none is master (every pod replicates a dead
+#      address, e.g. the master and all sentinels were lost together) ->
+#      the pod with the highest replication offset, ties broken by the
+#      lowest ordinal, is promoted and the others are pointed at it (the
+#      rule of operator/src/role.rs; every sentinel computes the same pod);
+#   4. nobody answers (brand-new set)    -> monitor redis ordinal 0.
+# Hostnames, not IPs, everywhere (resolve-hostnames/announce-hostnames).
+set -eu
+
+CONFIG="$SENTINEL_DIR/sentinel.conf"
+
+# POD_HOST_TEMPLATE / SENTINEL_HOST (tests only) replace the DNS names
+# where there is no cluster DNS, as in start-redis.sh.
+pod_host() {
+  if [ -n "${POD_HOST_TEMPLATE:-}" ]; then
+    # shellcheck disable=SC2059
+    printf "$POD_HOST_TEMPLATE\n" "$1"
+  else
+    echo "${REDIS_SET_NAME}-$1.${HEADLESS_SERVICE}.${POD_NAMESPACE}.svc"
+  fi
+}
+SELF="${SENTINEL_HOST:-${POD_NAME}.${SENTINEL_HEADLESS_SERVICE}.${POD_NAMESPACE}.svc}"
+
+# Replicas besides the master, read at each use from the mounted ConfigMap:
+# a scale changes this file, not the pod template, so it restarts no pod.
+# (REPLICAS in the environment is the fallback for runs without the file.)
+replicas() {
+  cat "$CONFIG_DIR/replicas" 2>/dev/null || echo "${REPLICAS:-0}"
+}
+
+log() { echo "start-sentinel[$POD_NAME]: $*" >&2; }
+
+sentinel_master() {
+  reply=$(timeout 5 redis-cli --raw -h "$SENTINEL_SERVICE" -p "$SENTINEL_PORT" SENTINEL get-master-addr-by-name "$MASTER_NAME" 2>/dev/null) || return 0
+  host=$(printf '%s\n' "$reply" | sed -n 1p)
+  port=$(printf '%s\n' "$reply" | sed -n 2p)
+  case "$port" in
+    '' | *[!0-9]*) return 0 ;;
+  esac
+  [ -n "$host" ] && echo "$host $port"
+  return 0
+}
+
+# INFO replication of redis pod $1 (empty when it does not answer).
+replication_info() {
+  REDISCLI_AUTH="$REDIS_PASSWORD" timeout 5 redis-cli -h "$(pod_host "$1")" -p "$REDIS_PORT" INFO replication 2>/dev/null | tr -d '\r'
+}
+
+field() { printf '%s\n' "$1" | sed -n "s/^$2://p"; }
+
+# Sets CHOSEN to "master <ordinal>" if a pod reports role:master, else to
+# "best <ordinal>" for the reachable pod with the highest offset, else empty.
+choose_master() {
+  CHOSEN=""
+  best=""
+  best_offset=-1
+  i=0
+  last=$(replicas)
+  while [ "$i" -le "$last" ]; do
+    info=$(replication_info "$i")
+    role=$(field "$info" role)
+    if [ "$role" = master ]; then
+      CHOSEN="master $i"
+      return 0
+    fi
+    if [ "$role" = slave ]; then
+      offset=$(field "$info" slave_repl_offset)
+      case "$offset" in '' | *[!0-9]*) offset=0 ;; esac
+      # Strictly greater: on a tie the lower ordinal (seen first) stays.
+      if [ "$offset" -gt "$best_offset" ]; then
+        best="$i"
+        best_offset="$offset"
+      fi
+    fi
+    i=$((i + 1))
+  done
+  [ -n "$best" ] && CHOSEN="best $best"
+  return 0
+}
+
+# Promotes pod $1 and points every other reachable pod at it.
+promote() {
+  chosen_host=$(pod_host "$1")
+  log "no master anywhere: promoting $chosen_host (highest replication offset)"
+  REDISCLI_AUTH="$REDIS_PASSWORD" timeout 5 redis-cli -h "$chosen_host" -p "$REDIS_PORT" REPLICAOF NO ONE >/dev/null 2>&1 || true
+  i=0
+  last=$(replicas)
+  while [ "$i" -le "$last" ]; do
+    if [ "$i" != "$1" ]; then
+      REDISCLI_AUTH="$REDIS_PASSWORD" timeout 5 redis-cli -h "$(pod_host "$i")" -p "$REDIS_PORT" \
+        REPLICAOF "$chosen_host" "$REDIS_PORT" >/dev/null 2>&1 || true
+    fi
+    i=$((i + 1))
+  done
+}
+
+master=$(sentinel_master)
+if [ -n "$master" ]; then
+  log "monitoring $master (known to the sentinels)"
+else
+  choose_master
+  case "$CHOSEN" in
+    "master "*)
+      master="$(pod_host "${CHOSEN#master }") $REDIS_PORT"
+      log "monitoring $master (reports role:master)"
+      ;;
+    "best "*)
+      promote "${CHOSEN#best }"
+      master="$(pod_host "${CHOSEN#best }") $REDIS_PORT"
+      ;;
+    *)
+      master="$(pod_host 0) $REDIS_PORT"
+      log "no master known: monitoring the bootstrap master ${master% *}"
+      ;;
+  esac
+fi
+
+mkdir -p "$SENTINEL_DIR"
+{
+  cat "$CONFIG_DIR/sentinel.conf"
+  echo "sentinel announce-ip $SELF"
+  echo "sentinel monitor $MASTER_NAME $master $QUORUM"
+  echo "sentinel auth-pass $MASTER_NAME $REDIS_PASSWORD"
+  echo "sentinel down-after-milliseconds $MASTER_NAME $DOWN_AFTER_MILLISECONDS"
+  echo "sentinel failover-timeout $MASTER_NAME $FAILOVER_TIMEOUT"
+  echo "sentinel parallel-syncs $MASTER_NAME $PARALLEL_SYNCS"
+} >"$CONFIG"
+exec redis-sentinel "$CONFIG"
