@@ -18,10 +18,13 @@ fn ha_binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_redis-ha"))
 }
 
-/// A first port of `n` consecutive ports that are all free right now.
+/// A first port of `n` consecutive ports that are all free right now. The
+/// range stays below Linux's ephemeral ports (32768 and up): a killed node's
+/// port must still be free when it is restarted, and ephemeral ports are
+/// handed to other tests' `bind(0)` and outgoing connections meanwhile.
 fn free_port_range(n: u16) -> u16 {
     for attempt in 0..200u32 {
-        let base = 20000 + ((std::process::id() * 7919 + attempt * 104729) % 40000) as u16;
+        let base = 20000 + ((std::process::id() * 7919 + attempt * 104729) % 12000) as u16;
         let listeners: Vec<_> = (0..n)
             .map_while(|i| TcpListener::bind(("127.0.0.1", base + i)).ok())
             .collect();
@@ -35,6 +38,7 @@ fn free_port_range(n: u16) -> u16 {
 /// The running `redis-ha up`, its stdout lines delivered through a channel.
 struct Set {
     child: Child,
+    dir: PathBuf,
     lines: mpsc::Receiver<String>,
     seen: Vec<String>,
 }
@@ -64,6 +68,7 @@ impl Set {
         });
         Set {
             child,
+            dir: dir.to_path_buf(),
             lines,
             seen: Vec::new(),
         }
@@ -102,6 +107,27 @@ impl Drop for Set {
     fn drop(&mut self) {
         if let Ok(None) = self.child.try_wait() {
             self.terminate();
+        }
+        if std::thread::panicking() {
+            dump_logs(&self.dir);
+        }
+    }
+}
+
+/// Prints the tail of every log file of the set: when a story fails in CI
+/// only the test's output is left to read.
+fn dump_logs(dir: &Path) {
+    let Ok(members) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for member in members.flatten() {
+        for name in ["redis.log", "sentinel.log"] {
+            let path = member.path().join(name);
+            if let Ok(text) = std::fs::read_to_string(&path) {
+                let lines: Vec<&str> = text.lines().collect();
+                let tail = &lines[lines.len().saturating_sub(60)..];
+                eprintln!("==== {} ====\n{}", path.display(), tail.join("\n"));
+            }
         }
     }
 }

@@ -119,10 +119,21 @@ fn missing_piece(set: &SetOptions) -> Option<String> {
         }
     }
     for (h, p) in sentinel_addrs(set) {
-        let others = probe::sentinel_master_field(&h, p, &set.master_name, "num-other-sentinels");
-        match others.ok().and_then(|v| v.parse::<u16>().ok()) {
+        let field = |name| {
+            probe::sentinel_master_field(&h, p, &set.master_name, name)
+                .ok()
+                .and_then(|v| v.parse::<u16>().ok())
+        };
+        match field("num-other-sentinels") {
             Some(n) if n + 1 >= set.sentinels => {}
             _ => return Some(format!("sentinel {p}: has not met the other sentinels yet")),
+        }
+        // A sentinel learns replicas from the master's INFO, which it asks
+        // for only every 10 s; a master lost before that has no replica
+        // to promote (-failover-abort-no-good-slave).
+        match field("num-slaves") {
+            Some(n) if n >= set.replicas => {}
+            _ => return Some(format!("sentinel {p}: does not know every replica yet")),
         }
     }
     None
