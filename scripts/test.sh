@@ -6,6 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 cargo fmt --all --check
+# The scripts the operator ships into pods run under POSIX sh (dash, busybox).
+shellcheck -s sh operator/src/resources/scripts/*.sh
+shellcheck scripts/*.sh tests/kind-e2e.sh
 cargo clippy --workspace --all-targets -- -D warnings
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast

@@ -105,6 +105,7 @@ log "starting the writer (through Service $NAME-master)"
 # Each write is SET followed by WAIT 1 on the same connection: it counts as
 # acknowledged ("ack N") only when a replica has it, which is the promise a
 # failover keeps (sentinels promote the replica with the highest offset).
+# shellcheck disable=SC2016 # the loop is expanded by the writer pod's sh
 kubectl run writer -n "$NS" --image="$REDIS_IMAGE" --image-pull-policy=Never --restart=Never \
   --env="REDISCLI_AUTH=$password" --command -- sh -c '
     i=0

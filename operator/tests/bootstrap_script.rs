@@ -10,6 +10,7 @@
 //! and no key is lost.
 
 use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -45,7 +46,13 @@ fn shipped_script(dir: &Path, name: &str) -> PathBuf {
 
 struct Cluster {
     dir: tempfile::TempDir,
+    // Each shipped script is written once: sh reads a script as it runs,
+    // so rewriting it under a starting shell could hand it an empty file.
     script: PathBuf,
+    sentinel_script: PathBuf,
+    readiness_script: PathBuf,
+    /// The pods' `save` directive ("" = no RDB, as a cache).
+    save: &'static str,
     redis_port: u16,
     sentinel_ports: Vec<u16>,
     pods: Vec<Option<Child>>,
@@ -54,25 +61,40 @@ struct Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.dump_logs();
+        }
         for child in self
             .pods
             .iter_mut()
             .flatten()
             .chain(self.sentinels.iter_mut())
         {
-            let _ = child.kill();
+            signal_group(child, "KILL");
             let _ = child.wait();
         }
     }
 }
 
+/// Sends SIGNAL to the process group a script leads: a pod in standby is
+/// the script with redis-server as its child, as in a container, where the
+/// kubelet signals every process of it.
+fn signal_group(child: &Child, signal: &str) {
+    let _ = Command::new("kill")
+        .args([&format!("-{signal}"), "--", &format!("-{}", child.id())])
+        .stderr(Stdio::null())
+        .status();
+}
+
 impl Cluster {
     fn new() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let script = shipped_script(dir.path(), "start-redis.sh");
         Cluster {
-            script,
+            script: shipped_script(dir.path(), "start-redis.sh"),
+            sentinel_script: shipped_script(dir.path(), "start-sentinel.sh"),
+            readiness_script: shipped_script(dir.path(), "readiness.sh"),
             dir,
+            save: "",
             redis_port: free_port(),
             sentinel_ports: vec![free_port(), free_port(), free_port()],
             pods: vec![None, None, None],
@@ -104,9 +126,15 @@ impl Cluster {
                 .arg(&config)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
+                .process_group(0)
                 .spawn()
                 .expect("redis-sentinel");
             self.sentinels.push(child);
+        }
+        for port in self.sentinel_ports.clone() {
+            wait_for("a sentinel to listen", Duration::from_secs(10), || {
+                cli("127.0.0.1", port, None, &["PING"]).is_some()
+            });
         }
     }
 
@@ -116,10 +144,11 @@ impl Cluster {
         let config_dir = self.pod_dir(ordinal, "config");
         let data_dir = self.pod_dir(ordinal, "data");
         let conf = format!(
-            "port {}\nbind {}\ndir {}\nsave \"\"\nappendonly no\n",
+            "port {}\nbind {}\ndir {}\nsave \"{}\"\nappendonly no\n",
             self.redis_port,
             pod_ip(ordinal),
-            data_dir.display()
+            data_dir.display(),
+            self.save
         );
         std::fs::write(config_dir.join("redis.conf"), conf).expect("redis.conf");
         // As the ConfigMap mounts it: spec.replicas for the scripts.
@@ -142,6 +171,7 @@ impl Cluster {
             .env("DATA_DIR", &data_dir)
             .stdout(Stdio::null())
             .stderr(log)
+            .process_group(0)
             .spawn()
             .expect("sh start-redis.sh");
         self.pods[ordinal] = Some(child);
@@ -150,7 +180,6 @@ impl Cluster {
     /// Runs the shipped start-sentinel.sh for sentinel `i` (its base
     /// sentinel.conf, as in the ConfigMap but on this test's port).
     fn start_sentinel_script(&mut self, i: usize) {
-        let script = shipped_script(self.dir.path(), "start-sentinel.sh");
         let base = self.dir.path().join(format!("sentinel-base-{i}"));
         std::fs::create_dir_all(&base).expect("base dir");
         let conf = format!(
@@ -162,7 +191,7 @@ impl Cluster {
         let log =
             std::fs::File::create(self.dir.path().join(format!("sentinel-{i}.log"))).expect("log");
         let child = Command::new("sh")
-            .arg(script)
+            .arg(&self.sentinel_script)
             .env("POD_NAME", format!("cache-sentinel-{i}"))
             .env("POD_NAMESPACE", "test")
             .env("SENTINEL_HOST", "127.0.0.1")
@@ -184,8 +213,10 @@ impl Cluster {
             .env("DOWN_AFTER_MILLISECONDS", "4000")
             .env("FAILOVER_TIMEOUT", "10000")
             .env("PARALLEL_SYNCS", "1")
+            .env("POD_WAIT_SECONDS", "10")
             .stdout(Stdio::null())
             .stderr(log)
+            .process_group(0)
             .spawn()
             .expect("sh start-sentinel.sh");
         self.sentinels.push(child);
@@ -193,9 +224,8 @@ impl Cluster {
 
     /// Exit status of the shipped readiness.sh for pod `ordinal`.
     fn ready(&self, ordinal: usize) -> bool {
-        let script = shipped_script(self.dir.path(), "readiness.sh");
         Command::new("sh")
-            .arg(script)
+            .arg(&self.readiness_script)
             .env("READINESS_HOST", pod_ip(ordinal))
             .env("REDIS_PORT", self.redis_port.to_string())
             .env("REDISCLI_AUTH", PASSWORD)
@@ -207,15 +237,90 @@ impl Cluster {
 
     fn kill_sentinels(&mut self) {
         for mut child in self.sentinels.drain(..) {
-            let _ = child.kill();
+            signal_group(&child, "KILL");
             let _ = child.wait();
         }
     }
 
+    /// SIGKILL of the pod's processes (a crash: nothing saved).
     fn kill_pod(&mut self, ordinal: usize) {
         if let Some(mut child) = self.pods[ordinal].take() {
-            let _ = child.kill(); // SIGKILL: the script exec'd into redis-server
+            signal_group(&child, "KILL");
             let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM, as the kubelet stops a pod: redis saves its dump (when
+    /// `save` points are set) and exits; waits for the whole pod to end.
+    fn stop_pod(&mut self, ordinal: usize) {
+        if let Some(mut child) = self.pods[ordinal].take() {
+            signal_group(&child, "TERM");
+            let _ = child.wait();
+            wait_for("the pod's redis to exit", Duration::from_secs(20), || {
+                self.redis(ordinal, &["PING"]).is_none()
+            });
+        }
+    }
+
+    fn wipe_data(&self, ordinal: usize) {
+        for entry in std::fs::read_dir(self.pod_dir(ordinal, "data"))
+            .expect("data dir")
+            .flatten()
+        {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+
+    /// Prints every script's log and each sentinel's state: when a story
+    /// fails in CI only the test's output is left to read.
+    fn dump_logs(&self) {
+        for ordinal in 0..3 {
+            eprintln!(
+                "==== pod {ordinal} script ====\n{}",
+                self.script_log(ordinal)
+            );
+        }
+        for (i, port) in self.sentinel_ports.iter().enumerate() {
+            let state = cli(
+                "127.0.0.1",
+                *port,
+                None,
+                &["SENTINEL", "master", MASTER_NAME],
+            );
+            eprintln!(
+                "==== sentinel {i} script ====\n{}\n==== sentinel {i} SENTINEL master ====\n{}",
+                self.sentinel_log(i),
+                state.unwrap_or_default().replace('\n', " ")
+            );
+        }
+    }
+
+    fn sentinel_log(&self, i: usize) -> String {
+        std::fs::read_to_string(self.dir.path().join(format!("sentinel-{i}.log")))
+            .unwrap_or_default()
+    }
+
+    fn masters(&self) -> Vec<usize> {
+        (0..3)
+            .filter(|o| self.role(*o).as_deref() == Some("master"))
+            .collect()
+    }
+
+    fn replicates(&self, ordinal: usize, master: usize) -> bool {
+        self.redis(ordinal, &["INFO", "replication"])
+            .is_some_and(|i| {
+                i.contains(&format!("master_host:{}", pod_ip(master)))
+                    && i.contains("master_link_status:up")
+            })
+    }
+
+    fn write_keys(&self, range: std::ops::Range<usize>) {
+        for i in range {
+            assert_eq!(
+                self.redis(0, &["SET", &format!("key:{i}"), &i.to_string()])
+                    .as_deref(),
+                Some("OK\n")
+            );
         }
     }
 
@@ -304,10 +409,9 @@ fn empty_restarted_master_waits_for_failover_and_rejoins_as_replica() {
     wait_for("pod 0 to start as master", Duration::from_secs(30), || {
         cluster.role(0).as_deref() == Some("master")
     });
+    // At once, or from standby when it asked before the sentinels listened.
     assert!(
-        cluster
-            .script_log(0)
-            .contains("starting as master (brand-new set"),
+        cluster.script_log(0).contains("(brand-new set"),
         "{}",
         cluster.script_log(0)
     );
@@ -513,4 +617,109 @@ fn every_pod_replicating_a_dead_master_ends_with_one_deterministic_master() {
         .filter(|o| cluster.role(*o).as_deref() == Some("master"))
         .count();
     assert_eq!(masters, 1, "exactly one master");
+}
+
+/// A whole-set restart: every sentinel is lost (their state rebuilt from
+/// nothing), every redis pod is stopped, and the master's volume is lost
+/// too. Pod 2 stopped last and holds the most data; pod 1 stopped early.
+/// Everything starts again at once: the pods come up in standby, the
+/// sentinels' start-up promotes the pod with the highest replication offset
+/// (pod 2, not ordinal 0) and points the others at it; no key is lost.
+/// The brand-new bootstrap at the start goes through the same path (every
+/// offset equal: ordinal 0).
+#[test]
+fn whole_set_restart_promotes_the_pod_with_the_most_data() {
+    let mut cluster = Cluster::new();
+    cluster.save = "3600 1";
+    for ordinal in 0..3 {
+        cluster.start_pod(ordinal);
+    }
+    for i in 0..3 {
+        cluster.start_sentinel_script(i);
+    }
+    wait_for("a brand-new set to form", Duration::from_secs(60), || {
+        cluster.masters() == [0] && cluster.replicates(1, 0) && cluster.replicates(2, 0)
+    });
+    for ordinal in 1..3 {
+        let log = cluster.script_log(ordinal);
+        assert!(log.contains("starting in standby"), "{log}");
+    }
+    cluster.write_keys(0..KEYS);
+    assert_eq!(
+        cluster.redis(0, &["WAIT", "2", "5000"]).as_deref(),
+        Some("2\n")
+    );
+
+    // The sentinels go first (nobody fails over), then pod 1; more writes
+    // reach only pod 2; then pod 2 and the master stop, and the master's
+    // volume is lost.
+    cluster.kill_sentinels();
+    cluster.stop_pod(1);
+    cluster.write_keys(KEYS..KEYS + 50);
+    assert_eq!(
+        cluster.redis(0, &["WAIT", "1", "5000"]).as_deref(),
+        Some("1\n")
+    );
+    cluster.stop_pod(2);
+    cluster.stop_pod(0);
+    cluster.wipe_data(0);
+
+    for ordinal in 0..3 {
+        cluster.start_pod(ordinal);
+    }
+    for i in 0..3 {
+        cluster.start_sentinel_script(i);
+    }
+    wait_for(
+        "pod 2 to be the only master",
+        Duration::from_secs(60),
+        || cluster.masters() == [2] && cluster.replicates(0, 2) && cluster.replicates(1, 2),
+    );
+    let promoted = (0..3).any(|i| {
+        cluster
+            .sentinel_log(i)
+            .contains(&format!("promoting {}", pod_ip(2)))
+    });
+    assert!(promoted, "{}", cluster.sentinel_log(0));
+    wait_for(
+        "the sentinels to name pod 2",
+        Duration::from_secs(30),
+        || cluster.sentinel_master_ip().as_deref() == Some(pod_ip(2).as_str()),
+    );
+    for ordinal in 0..3 {
+        assert_eq!(
+            cluster.redis(ordinal, &["DBSIZE"]).as_deref(),
+            Some(format!("{}\n", KEYS + 50).as_str()),
+            "pod {ordinal} lost keys"
+        );
+    }
+}
+
+/// A pod that asks before any sentinel listens starts in standby; when the
+/// sentinels then name it master (their static bootstrap config), it takes
+/// the role by the start-up rule (brand-new set), and a later pod follows it.
+#[test]
+fn a_pod_started_before_the_sentinels_takes_the_role_they_name() {
+    let mut cluster = Cluster::new();
+    cluster.start_pod(0);
+    wait_for("pod 0 in standby", Duration::from_secs(30), || {
+        cluster.script_log(0).contains("starting in standby")
+            && cluster.role(0).as_deref() == Some("slave")
+    });
+    cluster.start_sentinels();
+    wait_for(
+        "pod 0 to take the master role",
+        Duration::from_secs(30),
+        || cluster.role(0).as_deref() == Some("master"),
+    );
+    let log = cluster.script_log(0);
+    assert!(
+        log.contains("the sentinels name this pod master: taking the role (brand-new set"),
+        "{log}"
+    );
+    cluster.start_pod(1);
+    wait_for("pod 1 to replicate pod 0", Duration::from_secs(30), || {
+        cluster.replicates(1, 0)
+    });
+    assert_eq!(cluster.masters(), [0]);
 }

@@ -8,7 +8,13 @@
 #   3. the sentinels name this pod but its data is gone and the set has had
 #      replicas -> wait (redis down) until the sentinels fail over, then 1.;
 #   4. no sentinel knows a master: a peer that reports role:master is
-#      followed; only ordinal 0 of a brand-new set starts as master.
+#      followed; otherwise (a brand-new set, or a whole-set restart where
+#      the sentinels lost their state too) the pod starts in standby: as a
+#      replica of an address where nothing listens, so that it serves its
+#      replication offset (from its RDB) but no data as a master. The
+#      sentinels' start-up (start-sentinel.sh) then promotes the standby pod
+#      with the highest offset, ties broken by the lowest ordinal (ordinal 0
+#      of a brand-new set), and points the others at it.
 # Every address is a stable DNS name (<pod>.<headless>.<ns>.svc), so a pod
 # that comes back with a new IP is still the same instance.
 set -eu
@@ -86,18 +92,90 @@ peer_master() {
   return 0
 }
 
+# Whether this pod may take the master role the sentinels name it for: its
+# data survived (checked before any redis of ours ran), or the set is
+# brand-new (ordinal 0, the sentinels never saw a replica). Sets WHY.
+may_take_master() {
+  if [ "$HAD_DATA" = yes ]; then
+    WHY="the sentinels still name this pod master and its data survived"
+    return 0
+  fi
+  known=$(sentinel_known_replicas)
+  if [ "$ORDINAL" = 0 ] && [ "${known:-0}" = 0 ]; then
+    WHY="brand-new set: the sentinels have never seen a replica"
+    return 0
+  fi
+  return 1
+}
+
 start_master() {
   log "starting as master ($1)"
+  # shellcheck disable=SC2086 # EXTRA_ARGS is a list of words
   exec redis-server "$CONFIG" --replica-announce-ip "$SELF" --requirepass "$REDIS_PASSWORD" --masterauth "$REDIS_PASSWORD" $EXTRA_ARGS
+}
+
+# Standby: redis runs as a replica of an address nothing listens on (the
+# discard port of the pod's loopback, refused at once), so it serves its
+# replication offset but never its data as a master. This script stays
+# alongside it (forwarding SIGTERM) and points it at the master the
+# sentinels name as soon as they name one (a sentinel's start-up may also
+# promote it or point it elsewhere itself); then it only waits for redis.
+start_standby() {
+  log "no sentinel and no peer knows a master: starting in standby until the sentinels choose one"
+  # shellcheck disable=SC2086 # EXTRA_ARGS is a list of words
+  redis-server "$CONFIG" --replica-announce-ip "$SELF" --requirepass "$REDIS_PASSWORD" --masterauth "$REDIS_PASSWORD" --replicaof 127.0.0.1 9 $EXTRA_ARGS &
+  redis_pid=$!
+  trap 'kill -TERM "$redis_pid" 2>/dev/null' TERM INT
+  while kill -0 "$redis_pid" 2>/dev/null && ! standby_settled; do
+    sleep "$POLL_SECONDS"
+  done
+  status=0
+  while kill -0 "$redis_pid" 2>/dev/null; do
+    wait "$redis_pid" && status=0 || status=$?
+  done
+  exit "$status"
+}
+
+# INFO replication of this pod's own redis.
+own_replication() {
+  timeout 5 redis-cli -h "$SELF" -p "$REDIS_PORT" INFO replication 2>/dev/null | tr -d '\r'
+}
+
+# True once this standby pod follows (or is) the master the sentinels
+# name; points it there when it does not yet.
+standby_settled() {
+  master=$(sentinel_master)
+  [ -n "$master" ] || return 1
+  host="${master% *}"
+  port="${master#* }"
+  info=$(own_replication)
+  if [ "$host" = "$SELF" ]; then
+    case "$info" in *role:master*) return 0 ;; esac
+    # Named master while in standby (the sentinels came up after this pod
+    # asked): the start-up rule decides, as in the main loop below.
+    if may_take_master; then
+      log "the sentinels name this pod master: taking the role ($WHY)"
+      timeout 5 redis-cli -h "$SELF" -p "$REDIS_PORT" REPLICAOF NO ONE >/dev/null 2>&1 || true
+    fi
+    return 1
+  fi
+  case "$info" in
+    *"master_host:$host"*"master_port:$port"*) return 0 ;;
+  esac
+  log "the sentinels name $host:$port: replicating it"
+  timeout 5 redis-cli -h "$SELF" -p "$REDIS_PORT" REPLICAOF "$host" "$port" >/dev/null 2>&1 || true
+  return 1
 }
 
 start_replica() {
   log "starting as replica of $1:$2"
+  # shellcheck disable=SC2086 # EXTRA_ARGS is a list of words
   exec redis-server "$CONFIG" --replica-announce-ip "$SELF" --requirepass "$REDIS_PASSWORD" --masterauth "$REDIS_PASSWORD" --replicaof "$1" "$2" $EXTRA_ARGS
 }
 
 EXTRA_ARGS="${EXTRA_ARGS:-}"
 mkdir -p "$DATA_DIR"
+if has_data; then HAD_DATA=yes; else HAD_DATA=no; fi
 while :; do
   master=$(sentinel_master)
   if [ -n "$master" ]; then
@@ -106,12 +184,8 @@ while :; do
     if [ "$host" != "$SELF" ]; then
       start_replica "$host" "$port"
     fi
-    if has_data; then
-      start_master "the sentinels still name this pod master and its data survived"
-    fi
-    known=$(sentinel_known_replicas)
-    if [ "$ORDINAL" = 0 ] && [ "${known:-0}" = 0 ]; then
-      start_master "brand-new set: the sentinels have never seen a replica"
+    if may_take_master; then
+      start_master "$WHY"
     fi
     log "the sentinels name this pod master but its data is gone: waiting for them to fail over"
   else
@@ -119,10 +193,7 @@ while :; do
     if [ -n "$peer" ]; then
       start_replica "$peer" "$REDIS_PORT"
     fi
-    if [ "$ORDINAL" = 0 ] && ! has_data; then
-      start_master "brand-new set: no sentinel and no peer knows a master"
-    fi
-    log "no sentinel and no peer knows a master yet: waiting"
+    start_standby
   fi
   sleep "$POLL_SECONDS"
 done

@@ -4,12 +4,15 @@
 # re-seeded with the current master instead of the bootstrap one:
 #   1. another sentinel names the master -> monitor it;
 #   2. a redis pod reports role:master   -> monitor it;
-#   3. redis pods answer but none is master (every pod replicates a dead
-#      address, e.g. the master and all sentinels were lost together) ->
-#      the pod with the highest replication offset, ties broken by the
-#      lowest ordinal, is promoted and the others are pointed at it (the
-#      rule of operator/src/role.rs; every sentinel computes the same pod);
-#   4. nobody answers (brand-new set)    -> monitor redis ordinal 0.
+#   3. redis pods answer but none is master (pods in standby: a brand-new
+#      set or a whole-set restart; or every pod replicates a dead address,
+#      e.g. the master and all sentinels were lost together) -> once every
+#      pod answers, or POD_WAIT_SECONDS passed with some answering, the pod
+#      with the highest replication offset, ties broken by the lowest
+#      ordinal, is promoted and the others are pointed at it (the rule of
+#      operator/src/role.rs; every sentinel computes the same pod). A pod
+#      still loading its dataset does not count as answering;
+#   4. nobody answers -> wait: there is nothing to monitor yet.
 # Hostnames, not IPs, everywhere (resolve-hostnames/announce-hostnames).
 set -eu
 
@@ -47,24 +50,32 @@ sentinel_master() {
   return 0
 }
 
-# INFO replication of redis pod $1 (empty when it does not answer).
+# INFO of redis pod $1: its default sections hold role, offsets and
+# loading (empty when it does not answer).
 replication_info() {
-  REDISCLI_AUTH="$REDIS_PASSWORD" timeout 5 redis-cli -h "$(pod_host "$1")" -p "$REDIS_PORT" INFO replication 2>/dev/null | tr -d '\r'
+  REDISCLI_AUTH="$REDIS_PASSWORD" timeout 5 redis-cli -h "$(pod_host "$1")" -p "$REDIS_PORT" INFO 2>/dev/null | tr -d '\r'
 }
 
 field() { printf '%s\n' "$1" | sed -n "s/^$2://p"; }
 
 # Sets CHOSEN to "master <ordinal>" if a pod reports role:master, else to
-# "best <ordinal>" for the reachable pod with the highest offset, else empty.
+# "best <ordinal>" for the answering pod with the highest offset, else
+# empty; ANSWERED to how many pods answered and EXPECTED to how many exist.
 choose_master() {
   CHOSEN=""
+  ANSWERED=0
   best=""
   best_offset=-1
   i=0
   last=$(replicas)
+  EXPECTED=$((last + 1))
   while [ "$i" -le "$last" ]; do
     info=$(replication_info "$i")
+    if [ "$(field "$info" loading)" = 1 ]; then
+      info=""
+    fi
     role=$(field "$info" role)
+    [ -n "$role" ] && ANSWERED=$((ANSWERED + 1))
     if [ "$role" = master ]; then
       CHOSEN="master $i"
       return 0
@@ -87,7 +98,7 @@ choose_master() {
 # Promotes pod $1 and points every other reachable pod at it.
 promote() {
   chosen_host=$(pod_host "$1")
-  log "no master anywhere: promoting $chosen_host (highest replication offset)"
+  log "no master anywhere: promoting $chosen_host (highest replication offset of $ANSWERED answering pods)"
   REDISCLI_AUTH="$REDIS_PASSWORD" timeout 5 redis-cli -h "$chosen_host" -p "$REDIS_PORT" REPLICAOF NO ONE >/dev/null 2>&1 || true
   i=0
   last=$(replicas)
@@ -100,26 +111,35 @@ promote() {
   done
 }
 
-master=$(sentinel_master)
-if [ -n "$master" ]; then
-  log "monitoring $master (known to the sentinels)"
-else
+POD_WAIT_SECONDS="${POD_WAIT_SECONDS:-60}"
+started=$(date +%s)
+while :; do
+  master=$(sentinel_master)
+  if [ -n "$master" ]; then
+    log "monitoring $master (known to the sentinels)"
+    break
+  fi
   choose_master
   case "$CHOSEN" in
     "master "*)
       master="$(pod_host "${CHOSEN#master }") $REDIS_PORT"
       log "monitoring $master (reports role:master)"
+      break
       ;;
     "best "*)
-      promote "${CHOSEN#best }"
-      master="$(pod_host "${CHOSEN#best }") $REDIS_PORT"
+      if [ "$ANSWERED" -ge "$EXPECTED" ] || [ $(($(date +%s) - started)) -ge "$POD_WAIT_SECONDS" ]; then
+        promote "${CHOSEN#best }"
+        master="$(pod_host "${CHOSEN#best }") $REDIS_PORT"
+        break
+      fi
+      log "no master known; $ANSWERED of $EXPECTED redis pods answer: waiting for the others (at most ${POD_WAIT_SECONDS}s)"
       ;;
     *)
-      master="$(pod_host 0) $REDIS_PORT"
-      log "no master known: monitoring the bootstrap master ${master% *}"
+      log "no master known and no redis pod answers yet: waiting"
       ;;
   esac
-fi
+  sleep 2
+done
 
 mkdir -p "$SENTINEL_DIR"
 {
