@@ -113,6 +113,12 @@ fn redis_statefulset_snapshot() {
         container["readinessProbe"]["exec"]["command"],
         serde_json::json!(["sh", "/etc/redis-ha/readiness.sh"])
     );
+    // Waiting for a failover before redis starts must not count as dead.
+    let startup = &container["startupProbe"];
+    assert_eq!(
+        startup["periodSeconds"].as_i64().unwrap() * startup["failureThreshold"].as_i64().unwrap(),
+        900
+    );
     assert_eq!(
         env_value(container, "SENTINEL_SERVICE")["value"],
         "cache-sentinel"
@@ -191,6 +197,12 @@ fn sentinel_statefulset_snapshot() {
         serde_json::json!(["sh", "/etc/redis-ha/start-sentinel.sh"])
     );
     assert_eq!(env_value(container, "QUORUM")["value"], "3");
+    // start-sentinel.sh waits for the redis pods before the sentinel listens.
+    let startup = &container["startupProbe"];
+    assert_eq!(
+        startup["periodSeconds"].as_i64().unwrap() * startup["failureThreshold"].as_i64().unwrap(),
+        600
+    );
     assert_eq!(
         env_value(container, "DOWN_AFTER_MILLISECONDS")["value"],
         "2000"

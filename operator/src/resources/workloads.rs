@@ -223,7 +223,10 @@ pub fn redis_statefulset(rha: &RedisHA) -> StatefulSet {
             3,
             5,
         )),
-        // Generous: a pod may legitimately wait for a failover before redis starts.
+        // Up to 15 minutes to start: a pod may legitimately wait for a
+        // failover before redis starts, or load a large dataset; liveness
+        // only counts once redis answered.
+        startup_probe: Some(exec_probe(&["redis-cli", "-p", "6379", "ping"], 5, 180, 5)),
         liveness_probe: Some(exec_probe(&["redis-cli", "-p", "6379", "ping"], 10, 6, 60)),
         resources: rha.spec.resources.clone(),
         volume_mounts: Some(vec![mount("config", CONFIG_DIR), mount("data", DATA_DIR)]),
@@ -304,6 +307,9 @@ pub fn sentinel_statefulset(rha: &RedisHA) -> StatefulSet {
         env: Some(vars),
         ports: Some(ports(rha, "sentinel", SENTINEL_PORT)),
         readiness_probe: Some(exec_probe(&["redis-cli", "-p", "26379", "ping"], 5, 3, 5)),
+        // Up to 10 minutes to start: start-sentinel.sh waits until the redis
+        // pods answer (a new set's pods may still be scheduled or pulled).
+        startup_probe: Some(exec_probe(&["redis-cli", "-p", "26379", "ping"], 5, 120, 5)),
         liveness_probe: Some(exec_probe(&["redis-cli", "-p", "26379", "ping"], 10, 6, 30)),
         resources: rha.spec.sentinel_resources.clone(),
         volume_mounts: Some(vec![mount("config", CONFIG_DIR), mount("data", "/data")]),
