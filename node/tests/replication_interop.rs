@@ -331,6 +331,20 @@ fn chain_of_replicas() {
 /// (real Redis) moves to it and continues with a partial resync.
 #[test]
 fn promoted_replica_serves_partial_resync() {
+    promotion_story(true, "p");
+}
+
+/// The reverse: real Redis is promoted and our replica continues from it.
+#[test]
+fn our_replica_follows_promoted_real_replica_partially() {
+    promotion_story(false, "q");
+}
+
+/// A master with two replicas, one ours and one real Redis; the master
+/// goes away, replica `a` (ours when `ours_promoted`) is promoted with
+/// REPLICAOF NO ONE, and replica `b` (the other kind) moves to it: `a`
+/// keeps the old history as replid2 and `b` continues partially.
+fn promotion_story(ours_promoted: bool, prefix: &str) {
     if !have_real_redis() {
         return;
     }
@@ -339,27 +353,19 @@ fn promoted_replica_serves_partial_resync() {
         ScratchDir::new("a"),
         ScratchDir::new("b"),
     ];
+    // Node::start's first argument: whether the process is ours.
     let master = Node::start(
-        false,
+        !ours_promoted,
         &dirs[0].0,
         free_port(),
         &["--repl-diskless-sync-delay", "0"],
     );
     let mut mc = master.client();
-    fill(&mut mc, "p", 20);
+    fill(&mut mc, prefix, 20);
     let mport = master.port.to_string();
-    let a = Node::start(
-        true,
-        &dirs[1].0,
-        free_port(),
-        &["--replicaof", "127.0.0.1", &mport],
-    );
-    let b = Node::start(
-        false,
-        &dirs[2].0,
-        free_port(),
-        &["--replicaof", "127.0.0.1", &mport],
-    );
+    let replica_of = ["--replicaof", "127.0.0.1", &mport];
+    let a = Node::start(ours_promoted, &dirs[1].0, free_port(), &replica_of);
+    let b = Node::start(!ours_promoted, &dirs[2].0, free_port(), &replica_of);
     wait_caught_up(master.port, a.port);
     wait_caught_up(master.port, b.port);
     let old_id = info_field(master.port, "replication", "master_replid").unwrap();
@@ -391,65 +397,16 @@ fn promoted_replica_serves_partial_resync() {
         "{log}"
     );
     assert!(!log.contains("Full resync requested"), "{log}");
+    let b_log = read_log(&dirs[2].0);
+    assert!(
+        b_log.contains("Successful partial resynchronization with master."),
+        "{b_log}"
+    );
     assert_same_data(a.port, b.port);
     assert_eq!(
         info_field(b.port, "replication", "master_replid"),
         info_field(a.port, "replication", "master_replid")
     );
-}
-
-/// The reverse: real Redis is promoted and our replica continues from it.
-#[test]
-fn our_replica_follows_promoted_real_replica_partially() {
-    if !have_real_redis() {
-        return;
-    }
-    let dirs = [
-        ScratchDir::new("m"),
-        ScratchDir::new("a"),
-        ScratchDir::new("b"),
-    ];
-    let master = Node::start(
-        true,
-        &dirs[0].0,
-        free_port(),
-        &["--repl-diskless-sync-delay", "0"],
-    );
-    let mut mc = master.client();
-    fill(&mut mc, "q", 20);
-    let mport = master.port.to_string();
-    let a = Node::start(
-        false,
-        &dirs[1].0,
-        free_port(),
-        &["--replicaof", "127.0.0.1", &mport],
-    );
-    let b = Node::start(
-        true,
-        &dirs[2].0,
-        free_port(),
-        &["--replicaof", "127.0.0.1", &mport],
-    );
-    wait_caught_up(master.port, a.port);
-    wait_caught_up(master.port, b.port);
-    drop(master);
-    assert_eq!(text(&cmd(a.port, &["REPLICAOF", "NO", "ONE"])), "OK");
-    cmd(a.port, &["SET", "after-promotion", "1"]);
-    assert_eq!(
-        text(&cmd(
-            b.port,
-            &["REPLICAOF", "127.0.0.1", &a.port.to_string()]
-        )),
-        "OK"
-    );
-    wait_caught_up(a.port, b.port);
-    let log = read_log(&dirs[1].0);
-    assert!(
-        log.contains("Partial resynchronization request from"),
-        "{log}"
-    );
-    assert_same_data(a.port, b.port);
-    assert!(read_log(&dirs[2].0).contains("Successful partial resynchronization with master."));
 }
 
 /// A master restarted from its dump keeps its history as replid2 at the

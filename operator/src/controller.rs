@@ -218,18 +218,7 @@ async fn reconcile_inner(rha: &RedisHA, ctx: &Arc<Context>) -> Result<Action, Er
             .unwrap_or_default();
         let note = format!("scaling to {desired_pods} redis pods would remove master {master}: asking the sentinels to fail over first");
         publish(ctx, rha, EventType::Normal, "Switchover", "Scale", &note).await?;
-        if ctx.sentinel_switchover {
-            let host = format!("{}.{}.svc", names.sentinel, names.namespace);
-            if let Err(err) = crate::failover::request_failover(
-                &host,
-                resources::SENTINEL_PORT as u16,
-                &names.master_name,
-            )
-            .await
-            {
-                tracing::warn!(redisha = %key_of(rha), error = %err, "SENTINEL FAILOVER failed; retrying later");
-            }
-        }
+        request_switchover(rha, ctx, &names).await;
     }
     let redis = apply(client, ns, &redis_set).await?;
     let sentinel = apply(client, ns, &resources::sentinel_statefulset(rha)).await?;
@@ -256,6 +245,20 @@ async fn reconcile_inner(rha: &RedisHA, ctx: &Arc<Context>) -> Result<Action, Er
         15
     };
     Ok(Action::requeue(Duration::from_secs(requeue)))
+}
+
+/// Asks the sentinels (through the `<name>-sentinel` Service) to fail over
+/// away from the current master. A refusal (no suitable replica yet, a
+/// failover in progress) is only logged: the next reconcile asks again.
+async fn request_switchover(rha: &RedisHA, ctx: &Context, names: &Names) {
+    if !ctx.sentinel_switchover {
+        return;
+    }
+    let host = format!("{}.{}.svc", names.sentinel, names.namespace);
+    let port = resources::SENTINEL_PORT as u16;
+    if let Err(err) = crate::failover::request_failover(&host, port, &names.master_name).await {
+        tracing::warn!(redisha = %key_of(rha), error = %err, "SENTINEL FAILOVER failed; retrying later");
+    }
 }
 
 /// One step of a safe roll of the redis pods (see [`crate::rolling`]).
@@ -302,18 +305,7 @@ async fn roll_redis_pods(
             let note =
                 format!("asking the sentinels to fail over away from {master} before replacing it");
             publish(ctx, rha, EventType::Normal, "Switchover", "Roll", &note).await?;
-            if ctx.sentinel_switchover {
-                let host = format!("{}.{}.svc", names.sentinel, names.namespace);
-                if let Err(err) = crate::failover::request_failover(
-                    &host,
-                    resources::SENTINEL_PORT as u16,
-                    &names.master_name,
-                )
-                .await
-                {
-                    tracing::warn!(redisha = %key_of(rha), error = %err, "SENTINEL FAILOVER failed; retrying later");
-                }
-            }
+            request_switchover(rha, ctx, names).await;
             Ok(true)
         }
     }

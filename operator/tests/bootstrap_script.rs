@@ -434,14 +434,7 @@ fn empty_restarted_master_waits_for_failover_and_rejoins_as_replica() {
             "readiness.sh fails for synced pod {ordinal}"
         );
     }
-    for i in 0..KEYS {
-        assert_eq!(
-            cluster
-                .redis(0, &["SET", &format!("key:{i}"), &i.to_string()])
-                .as_deref(),
-            Some("OK\n")
-        );
-    }
+    cluster.write_keys(0..KEYS);
     assert_eq!(
         cluster.redis(0, &["WAIT", "2", "5000"]).as_deref(),
         Some("2\n")
@@ -458,12 +451,7 @@ fn empty_restarted_master_waits_for_failover_and_rejoins_as_replica() {
     // The master dies and its pod comes back at once with an empty data
     // directory, before the sentinels noticed (down-after-milliseconds 4000).
     cluster.kill_pod(0);
-    for entry in std::fs::read_dir(cluster.pod_dir(0, "data"))
-        .expect("data dir")
-        .flatten()
-    {
-        let _ = std::fs::remove_file(entry.path());
-    }
+    cluster.wipe_data(0);
     cluster.start_pod(0);
     assert_eq!(
         cluster.sentinel_master_ip().as_deref(),
@@ -543,14 +531,7 @@ fn every_pod_replicating_a_dead_master_ends_with_one_deterministic_master() {
             cluster.replica_synced(ordinal)
         });
     }
-    for i in 0..KEYS {
-        assert_eq!(
-            cluster
-                .redis(0, &["SET", &format!("key:{i}"), &i.to_string()])
-                .as_deref(),
-            Some("OK\n")
-        );
-    }
+    cluster.write_keys(0..KEYS);
     assert_eq!(
         cluster.redis(0, &["WAIT", "2", "5000"]).as_deref(),
         Some("2\n")
@@ -587,12 +568,7 @@ fn every_pod_replicating_a_dead_master_ends_with_one_deterministic_master() {
     });
 
     // The lost master comes back empty and joins the chosen one.
-    for entry in std::fs::read_dir(cluster.pod_dir(0, "data"))
-        .expect("data dir")
-        .flatten()
-    {
-        let _ = std::fs::remove_file(entry.path());
-    }
+    cluster.wipe_data(0);
     cluster.start_pod(0);
     wait_for(
         "pod 0 to rejoin as replica",
