@@ -24,22 +24,12 @@ fn wait_counts_acknowledging_replicas() {
         return;
     }
     let (md, rd) = (ScratchDir::new("m"), ScratchDir::new("r"));
-    let master = Node::start(
-        true,
-        &md.0,
-        free_port(),
-        &["--repl-diskless-sync-delay", "0"],
-    );
+    let master = Node::master(true, &md.0);
     let mut mc = master.client();
     // No replicas: WAIT 0 returns at once, WAIT 1 times out with 0.
     assert_eq!(mc.cmd(&["WAIT", "0", "0"]).unwrap(), Frame::Integer(0));
     assert_eq!(mc.cmd(&["WAIT", "1", "100"]).unwrap(), Frame::Integer(0));
-    let replica = Node::start(
-        false,
-        &rd.0,
-        free_port(),
-        &["--replicaof", "127.0.0.1", &master.port.to_string()],
-    );
+    let replica = Node::replica_of(false, &rd.0, free_port(), master.port);
     wait_caught_up(master.port, replica.port);
     mc.cmd(&["SET", "k", "v"]).unwrap();
     assert_eq!(mc.cmd(&["WAIT", "1", "0"]).unwrap(), Frame::Integer(1));
@@ -66,12 +56,7 @@ fn wait_counts_acknowledging_replicas() {
 
     // WAIT on a replica is refused.
     let ours_replica_dir = ScratchDir::new("r2");
-    let ours = Node::start(
-        true,
-        &ours_replica_dir.0,
-        free_port(),
-        &["--replicaof", "127.0.0.1", &master.port.to_string()],
-    );
+    let ours = Node::replica_of(true, &ours_replica_dir.0, free_port(), master.port);
     assert_eq!(
         cmd(ours.port, &["WAIT", "1", "1"]),
         err("ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.")
@@ -105,12 +90,7 @@ fn min_replicas_to_write_rejects_writes() {
         info_field(master.port, "replication", "min_slaves_good_slaves").unwrap(),
         "0"
     );
-    let replica = Node::start(
-        false,
-        &rd.0,
-        free_port(),
-        &["--replicaof", "127.0.0.1", &master.port.to_string()],
-    );
+    let replica = Node::replica_of(false, &rd.0, free_port(), master.port);
     wait_for("a good replica", || {
         info_field(master.port, "replication", "min_slaves_good_slaves").as_deref() == Some("1")
     });
@@ -287,12 +267,7 @@ fn redis_cli_replica_mode_streams_our_writes() {
         return;
     }
     let dir = ScratchDir::new("m");
-    let master = Node::start(
-        true,
-        &dir.0,
-        free_port(),
-        &["--repl-diskless-sync-delay", "0"],
-    );
+    let master = Node::master(true, &dir.0);
     let mut child = Command::new("redis-cli")
         .args(["-p", &master.port.to_string(), "--replica"])
         .stdout(Stdio::piped())
@@ -344,12 +319,7 @@ fn redis_cli_rdb_downloads_a_snapshot() {
         return;
     }
     let dir = ScratchDir::new("m");
-    let master = Node::start(
-        true,
-        &dir.0,
-        free_port(),
-        &["--repl-diskless-sync-delay", "0"],
-    );
+    let master = Node::master(true, &dir.0);
     cmd(master.port, &["MSET", "a", "1", "b", "2"]);
     let file = dir.0.join("downloaded.rdb");
     let status = Command::new("redis-cli")

@@ -25,18 +25,8 @@ fn failover_switches_roles_without_losing_writes() {
         return;
     }
     let (ad, bd) = (ScratchDir::new("a"), ScratchDir::new("b"));
-    let a = Node::start(
-        true,
-        &ad.0,
-        free_port(),
-        &["--repl-diskless-sync-delay", "0"],
-    );
-    let b = Node::start(
-        false,
-        &bd.0,
-        free_port(),
-        &["--replicaof", "127.0.0.1", &a.port.to_string()],
-    );
+    let a = Node::master(true, &ad.0);
+    let b = Node::replica_of(false, &bd.0, free_port(), a.port);
     wait_caught_up(a.port, b.port);
     let mut ac = a.client();
     fill(&mut ac, "f", 10);
@@ -78,12 +68,7 @@ fn failover_errors_abort_and_timeout() {
         return;
     }
     let dir = ScratchDir::new("a");
-    let a = Node::start(
-        true,
-        &dir.0,
-        free_port(),
-        &["--repl-diskless-sync-delay", "0"],
-    );
+    let a = Node::master(true, &dir.0);
     assert_eq!(
         cmd(a.port, &["FAILOVER"]),
         err("ERR FAILOVER requires connected replicas.")
@@ -98,12 +83,7 @@ fn failover_errors_abort_and_timeout() {
     );
     assert_eq!(cmd(a.port, &["FAILOVER", "bogus"]), err("ERR syntax error"));
     let bd = ScratchDir::new("b");
-    let b = Node::start(
-        false,
-        &bd.0,
-        free_port(),
-        &["--replicaof", "127.0.0.1", &a.port.to_string()],
-    );
+    let b = Node::replica_of(false, &bd.0, free_port(), a.port);
     wait_caught_up(a.port, b.port);
     assert_eq!(
         cmd(a.port, &["FAILOVER", "FORCE"]),

@@ -223,12 +223,7 @@ fn backlog_overflow_forces_full_sync() {
         ],
     );
     cmd(master.port, &["SET", "a", "1"]);
-    let replica = Node::start(
-        false,
-        &rd.0,
-        free_port(),
-        &["--replicaof", "127.0.0.1", &master.port.to_string()],
-    );
+    let replica = Node::replica_of(false, &rd.0, free_port(), master.port);
     wait_caught_up(master.port, replica.port);
     // The replica is stopped and its link cut, so the writes that follow
     // only reach the (small) backlog.
@@ -493,12 +488,7 @@ fn slow_replica_over_output_limit_is_disconnected_and_resyncs() {
         ],
     );
     cmd(master.port, &["SET", "a", "1"]);
-    let replica = Node::start(
-        false,
-        &rd.0,
-        free_port(),
-        &["--replicaof", "127.0.0.1", &master.port.to_string()],
-    );
+    let replica = Node::replica_of(false, &rd.0, free_port(), master.port);
     wait_caught_up(master.port, replica.port);
     signal(replica.pid(), libc::SIGSTOP);
     let mut mc = master.client();

@@ -21,12 +21,7 @@ fn real_redis_replicates_from_our_node() {
         return;
     }
     let (md, rd) = (ScratchDir::new("repl-m"), ScratchDir::new("repl-r"));
-    let master = Node::start(
-        true,
-        &md.0,
-        free_port(),
-        &["--repl-diskless-sync-delay", "0"],
-    );
+    let master = Node::master(true, &md.0);
     let mut mc = master.client();
     fill(&mut mc, "pre", 50);
     let rport = free_port();
@@ -144,12 +139,7 @@ fn real_redis_replicates_with_disk_based_sync() {
     let mut mc = master.client();
     fill(&mut mc, "disk", 30);
     let rport = free_port();
-    let _replica = Node::start(
-        false,
-        &rd.0,
-        rport,
-        &["--replicaof", "127.0.0.1", &master.port.to_string()],
-    );
+    let _replica = Node::replica_of(false, &rd.0, rport, master.port);
     wait_caught_up(master.port, rport);
     assert_same_data(master.port, rport);
     assert!(read_log(&rd.0).contains("MASTER <-> REPLICA sync: receiving"));
@@ -162,12 +152,7 @@ fn our_node_replicates_from_real_redis() {
         return;
     }
     let (md, rd) = (ScratchDir::new("repl-m"), ScratchDir::new("repl-r"));
-    let master = Node::start(
-        false,
-        &md.0,
-        free_port(),
-        &["--repl-diskless-sync-delay", "0"],
-    );
+    let master = Node::master(false, &md.0);
     let mut mc = master.client();
     fill(&mut mc, "pre", 50);
     let rport = free_port();
@@ -284,12 +269,7 @@ fn chain_of_replicas() {
         ScratchDir::new("r"),
         ScratchDir::new("s"),
     ];
-    let master = Node::start(
-        true,
-        &dirs[0].0,
-        free_port(),
-        &["--repl-diskless-sync-delay", "0"],
-    );
+    let master = Node::master(true, &dirs[0].0);
     let mut mc = master.client();
     fill(&mut mc, "c", 20);
     let mid = Node::start(
@@ -305,12 +285,7 @@ fn chain_of_replicas() {
         ],
     );
     wait_caught_up(master.port, mid.port);
-    let sub = Node::start(
-        false,
-        &dirs[2].0,
-        free_port(),
-        &["--replicaof", "127.0.0.1", &mid.port.to_string()],
-    );
+    let sub = Node::replica_of(false, &dirs[2].0, free_port(), mid.port);
     wait_caught_up(mid.port, sub.port);
     fill(&mut mc, "more", 10);
     mc.cmd(&["SET", "ttl", "x", "EX", "500"]).unwrap();
@@ -353,19 +328,12 @@ fn promotion_story(ours_promoted: bool, prefix: &str) {
         ScratchDir::new("a"),
         ScratchDir::new("b"),
     ];
-    // Node::start's first argument: whether the process is ours.
-    let master = Node::start(
-        !ours_promoted,
-        &dirs[0].0,
-        free_port(),
-        &["--repl-diskless-sync-delay", "0"],
-    );
+    // The first argument of Node's constructors: whether the process is ours.
+    let master = Node::master(!ours_promoted, &dirs[0].0);
     let mut mc = master.client();
     fill(&mut mc, prefix, 20);
-    let mport = master.port.to_string();
-    let replica_of = ["--replicaof", "127.0.0.1", &mport];
-    let a = Node::start(ours_promoted, &dirs[1].0, free_port(), &replica_of);
-    let b = Node::start(!ours_promoted, &dirs[2].0, free_port(), &replica_of);
+    let a = Node::replica_of(ours_promoted, &dirs[1].0, free_port(), master.port);
+    let b = Node::replica_of(!ours_promoted, &dirs[2].0, free_port(), master.port);
     wait_caught_up(master.port, a.port);
     wait_caught_up(master.port, b.port);
     let old_id = info_field(master.port, "replication", "master_replid").unwrap();
@@ -421,12 +389,7 @@ fn restarted_master_accepts_its_old_history() {
     let master = Node::start(true, &md.0, mport, &["--repl-diskless-sync-delay", "0"]);
     let mut mc = master.client();
     fill(&mut mc, "r", 10);
-    let replica = Node::start(
-        false,
-        &rd.0,
-        free_port(),
-        &["--replicaof", "127.0.0.1", &mport.to_string()],
-    );
+    let replica = Node::replica_of(false, &rd.0, free_port(), mport);
     wait_caught_up(mport, replica.port);
     let old_id = info_field(mport, "replication", "master_replid").unwrap();
     let old_offset = offset(mport);
@@ -469,19 +432,8 @@ fn replicas_asking_together_share_one_snapshot() {
     );
     let mut mc = master.client();
     fill(&mut mc, "s", 10);
-    let mport = master.port.to_string();
-    let a = Node::start(
-        false,
-        &dirs[1].0,
-        free_port(),
-        &["--replicaof", "127.0.0.1", &mport],
-    );
-    let b = Node::start(
-        true,
-        &dirs[2].0,
-        free_port(),
-        &["--replicaof", "127.0.0.1", &mport],
-    );
+    let a = Node::replica_of(false, &dirs[1].0, free_port(), master.port);
+    let b = Node::replica_of(true, &dirs[2].0, free_port(), master.port);
     wait_caught_up(master.port, a.port);
     wait_caught_up(master.port, b.port);
     let log = read_log(&dirs[0].0);
@@ -503,12 +455,7 @@ fn sub_replicas_stay_linked_while_the_top_master_is_down() {
         ScratchDir::new("r"),
         ScratchDir::new("s"),
     ];
-    let master = Node::start(
-        true,
-        &dirs[0].0,
-        free_port(),
-        &["--repl-diskless-sync-delay", "0"],
-    );
+    let master = Node::master(true, &dirs[0].0);
     master.client().cmd(&["SET", "a", "1"]).unwrap();
     let mid = Node::start(
         true,
@@ -558,21 +505,11 @@ fn big_values_replicate_both_ways() {
     }
     for ours_master in [false, true] {
         let (md, rd) = (ScratchDir::new("m"), ScratchDir::new("r"));
-        let master = Node::start(
-            ours_master,
-            &md.0,
-            free_port(),
-            &["--repl-diskless-sync-delay", "0"],
-        );
+        let master = Node::master(ours_master, &md.0);
         let big = "v".repeat(8 << 20);
         let mut mc = master.client();
         mc.cmd(&["SET", "in-snapshot", &big]).unwrap();
-        let replica = Node::start(
-            !ours_master,
-            &rd.0,
-            free_port(),
-            &["--replicaof", "127.0.0.1", &master.port.to_string()],
-        );
+        let replica = Node::replica_of(!ours_master, &rd.0, free_port(), master.port);
         wait_caught_up(master.port, replica.port);
         mc.cmd(&["SET", "in-stream", &big]).unwrap();
         mc.cmd(&["RPUSH", "list", &big, "small"]).unwrap();
@@ -608,12 +545,7 @@ fn replica_waits_for_the_masters_del_of_expired_keys() {
         ],
     );
     cmd(master.port, &["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
-    let replica = Node::start(
-        true,
-        &rd.0,
-        free_port(),
-        &["--replicaof", "127.0.0.1", &master.port.to_string()],
-    );
+    let replica = Node::replica_of(true, &rd.0, free_port(), master.port);
     wait_caught_up(master.port, replica.port);
     cmd(master.port, &["SET", "short", "v", "PX", "200"]);
     wait_caught_up(master.port, replica.port);
@@ -641,12 +573,7 @@ fn writable_replica_keeps_local_writes_local() {
         ScratchDir::new("r"),
         ScratchDir::new("s"),
     ];
-    let master = Node::start(
-        true,
-        &dirs[0].0,
-        free_port(),
-        &["--repl-diskless-sync-delay", "0"],
-    );
+    let master = Node::master(true, &dirs[0].0);
     cmd(master.port, &["SET", "a", "1"]);
     let mid = Node::start(
         true,
@@ -663,12 +590,7 @@ fn writable_replica_keeps_local_writes_local() {
         ],
     );
     wait_caught_up(master.port, mid.port);
-    let sub = Node::start(
-        false,
-        &dirs[2].0,
-        free_port(),
-        &["--replicaof", "127.0.0.1", &mid.port.to_string()],
-    );
+    let sub = Node::replica_of(false, &dirs[2].0, free_port(), mid.port);
     wait_caught_up(mid.port, sub.port);
     assert_eq!(text(&cmd(mid.port, &["SET", "local", "1"])), "OK");
     cmd(master.port, &["SET", "b", "2"]);

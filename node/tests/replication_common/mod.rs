@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use redis_ha_node::resp::Frame;
 
-use crate::support::{our_binary, redis_server_binary, Client};
+use crate::support::{free_port, our_binary, redis_server_binary, Client};
 
 /// Generous deadline for anything asynchronous (loaded 2-core machine).
 pub const LIMIT: Duration = Duration::from_secs(30);
@@ -72,6 +72,18 @@ impl Node {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// A master on a free port that starts a full sync at once (no
+    /// diskless delay).
+    pub fn master(ours: bool, dir: &Path) -> Node {
+        Node::start(ours, dir, free_port(), &["--repl-diskless-sync-delay", "0"])
+    }
+
+    /// A replica of 127.0.0.1:`master`, listening on `port`.
+    pub fn replica_of(ours: bool, dir: &Path, port: u16, master: u16) -> Node {
+        let master = master.to_string();
+        Node::start(ours, dir, port, &["--replicaof", "127.0.0.1", &master])
     }
 
     pub fn client(&self) -> Client {
