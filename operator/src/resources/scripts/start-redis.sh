@@ -136,9 +136,9 @@ start_standby() {
   exit "$status"
 }
 
-# INFO replication of this pod's own redis.
-own_replication() {
-  timeout 5 redis-cli -h "$SELF" -p "$REDIS_PORT" INFO replication 2>/dev/null | tr -d '\r'
+# A command to this pod's own redis (its reply on stdout, errors dropped).
+own_cli() {
+  timeout 5 redis-cli -h "$SELF" -p "$REDIS_PORT" "$@" 2>/dev/null
 }
 
 # True once this standby pod follows (or is) the master the sentinels
@@ -148,14 +148,14 @@ standby_settled() {
   [ -n "$master" ] || return 1
   host="${master% *}"
   port="${master#* }"
-  info=$(own_replication)
+  info=$(own_cli INFO replication | tr -d '\r')
   if [ "$host" = "$SELF" ]; then
     case "$info" in *role:master*) return 0 ;; esac
     # Named master while in standby (the sentinels came up after this pod
     # asked): the start-up rule decides, as in the main loop below.
     if may_take_master; then
       log "the sentinels name this pod master: taking the role ($WHY)"
-      timeout 5 redis-cli -h "$SELF" -p "$REDIS_PORT" REPLICAOF NO ONE >/dev/null 2>&1 || true
+      own_cli REPLICAOF NO ONE >/dev/null || true
     fi
     return 1
   fi
@@ -163,7 +163,7 @@ standby_settled() {
     *"master_host:$host"*"master_port:$port"*) return 0 ;;
   esac
   log "the sentinels name $host:$port: replicating it"
-  timeout 5 redis-cli -h "$SELF" -p "$REDIS_PORT" REPLICAOF "$host" "$port" >/dev/null 2>&1 || true
+  own_cli REPLICAOF "$host" "$port" >/dev/null || true
   return 1
 }
 

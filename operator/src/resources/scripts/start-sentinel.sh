@@ -50,10 +50,17 @@ sentinel_master() {
   return 0
 }
 
+# A command to redis pod $1 (its reply on stdout, errors dropped).
+pod_cli() {
+  pod=$1
+  shift
+  REDISCLI_AUTH="$REDIS_PASSWORD" timeout 5 redis-cli -h "$(pod_host "$pod")" -p "$REDIS_PORT" "$@" 2>/dev/null
+}
+
 # INFO of redis pod $1: its default sections hold role, offsets and
 # loading (empty when it does not answer).
 replication_info() {
-  REDISCLI_AUTH="$REDIS_PASSWORD" timeout 5 redis-cli -h "$(pod_host "$1")" -p "$REDIS_PORT" INFO 2>/dev/null | tr -d '\r'
+  pod_cli "$1" INFO | tr -d '\r'
 }
 
 field() { printf '%s\n' "$1" | sed -n "s/^$2://p"; }
@@ -99,13 +106,12 @@ choose_master() {
 promote() {
   chosen_host=$(pod_host "$1")
   log "no master anywhere: promoting $chosen_host (highest replication offset of $ANSWERED answering pods)"
-  REDISCLI_AUTH="$REDIS_PASSWORD" timeout 5 redis-cli -h "$chosen_host" -p "$REDIS_PORT" REPLICAOF NO ONE >/dev/null 2>&1 || true
+  pod_cli "$1" REPLICAOF NO ONE >/dev/null || true
   i=0
   last=$(replicas)
   while [ "$i" -le "$last" ]; do
     if [ "$i" != "$1" ]; then
-      REDISCLI_AUTH="$REDIS_PASSWORD" timeout 5 redis-cli -h "$(pod_host "$i")" -p "$REDIS_PORT" \
-        REPLICAOF "$chosen_host" "$REDIS_PORT" >/dev/null 2>&1 || true
+      pod_cli "$i" REPLICAOF "$chosen_host" "$REDIS_PORT" >/dev/null || true
     fi
     i=$((i + 1))
   done
