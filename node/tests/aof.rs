@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 
 use redis_ha_node::resp::Frame;
 use support::{
-    free_port, have_real_redis, read_log, spawn_ours_in, start_ours_in, Client, DirServer,
-    ScratchDir,
+    cmd_bytes as cmd, fill_big_collections, free_port, have_real_redis, ok, read_log,
+    spawn_ours_in, start_ours_in, Client, DirServer, ScratchDir,
 };
 
 const LIMIT: Duration = Duration::from_secs(30);
@@ -75,21 +75,6 @@ fn start_real(dir: &Path, extra: &[&str]) -> Real {
     }
 }
 
-fn cmd(c: &mut Client, args: &[&[u8]]) -> Frame {
-    c.cmd(args).expect("command")
-}
-
-fn ok(c: &mut Client, args: &[&[u8]]) {
-    let reply = cmd(c, args);
-    assert!(
-        !matches!(reply, Frame::Error(_)),
-        "{:?} failed: {reply:?}",
-        args.iter()
-            .map(|a| String::from_utf8_lossy(a))
-            .collect::<Vec<_>>()
-    );
-}
-
 /// Every type, compact and big, binary values, TTLs, a transaction, two dbs.
 fn populate(c: &mut Client) {
     let far = b"4102444800000";
@@ -112,17 +97,7 @@ fn populate(c: &mut Client) {
     ok(c, &[b"LPUSH", b"list", b"head"]);
     ok(c, &[b"EXEC"]);
     ok(c, &[b"PUBLISH", b"channel", b"not in the aof"]);
-    for i in 0..200 {
-        let n = i.to_string();
-        let v = format!("value-{i}");
-        ok(c, &[b"RPUSH", b"biglist", v.as_bytes()]);
-        ok(c, &[b"SADD", b"bigset", v.as_bytes()]);
-        ok(c, &[b"HSET", b"bighash", n.as_bytes(), v.as_bytes()]);
-        ok(c, &[b"ZADD", b"bigzset", n.as_bytes(), v.as_bytes()]);
-    }
-    ok(c, &[b"SELECT", b"3"]);
-    ok(c, &[b"SET", b"in-db-3", b"yes"]);
-    ok(c, &[b"SELECT", b"0"]);
+    fill_big_collections(c, 200);
     ok(c, &[b"DEL", b"set"]);
 }
 

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use redis_ha_node::resp::Frame;
 use support::{
-    free_port, have_real_redis, read_log, spawn_ours_in, start_ours_in, Client, DirServer, Flavor,
-    ScratchDir, ServerProcess,
+    cmd_bytes as cmd, fill_big_collections, free_port, have_real_redis, ok, read_log,
+    spawn_ours_in, start_ours_in, Client, DirServer, Flavor, ScratchDir, ServerProcess,
 };
 
 /// Our server in a directory that survives restarts.
@@ -43,21 +43,6 @@ fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
     support::wait_exit(child, Duration::from_secs(10))
 }
 
-fn cmd(c: &mut Client, args: &[&[u8]]) -> Frame {
-    c.cmd(args).expect("command")
-}
-
-fn ok(c: &mut Client, args: &[&[u8]]) {
-    let reply = cmd(c, args);
-    assert!(
-        !matches!(reply, Frame::Error(_)),
-        "{:?} failed: {reply:?}",
-        args.iter()
-            .map(|a| String::from_utf8_lossy(a))
-            .collect::<Vec<_>>()
-    );
-}
-
 /// Every type in compact and big encodings, binary data, TTLs, two dbs.
 fn populate(c: &mut Client) {
     let far = b"4102444800000";
@@ -75,17 +60,7 @@ fn populate(c: &mut Client) {
         &[b"ZADD", b"zset", b"1", b"a", b"2.5", b"b", b"-inf", b"c"],
     );
     ok(c, &[b"PEXPIREAT", b"zset", far]);
-    for i in 0..300 {
-        let n = i.to_string();
-        let v = format!("value-{i}");
-        ok(c, &[b"RPUSH", b"biglist", v.as_bytes()]);
-        ok(c, &[b"SADD", b"bigset", v.as_bytes()]);
-        ok(c, &[b"HSET", b"bighash", n.as_bytes(), v.as_bytes()]);
-        ok(c, &[b"ZADD", b"bigzset", n.as_bytes(), v.as_bytes()]);
-    }
-    ok(c, &[b"SELECT", b"3"]);
-    ok(c, &[b"SET", b"in-db-3", b"yes"]);
-    ok(c, &[b"SELECT", b"0"]);
+    fill_big_collections(c, 300);
 }
 
 fn text(f: &Frame) -> String {

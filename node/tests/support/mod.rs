@@ -352,3 +352,37 @@ pub fn wait_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus
     let _ = child.kill();
     panic!("process did not exit");
 }
+
+/// One command on `c`; panics on an I/O error (the server is ours to test).
+pub fn cmd_bytes(c: &mut Client, args: &[&[u8]]) -> Frame {
+    c.cmd(args).expect("command")
+}
+
+/// One command on `c` that must not reply with an error.
+pub fn ok(c: &mut Client, args: &[&[u8]]) {
+    let reply = cmd_bytes(c, args);
+    assert!(
+        !matches!(reply, Frame::Error(_)),
+        "{:?} failed: {reply:?}",
+        args.iter()
+            .map(|a| String::from_utf8_lossy(a))
+            .collect::<Vec<_>>()
+    );
+}
+
+/// A list, set, hash and sorted set of `n` elements each (`big*` keys),
+/// large enough to leave the compact encodings, and a key in db 3; leaves
+/// the client in db 0.
+pub fn fill_big_collections(c: &mut Client, n: usize) {
+    for i in 0..n {
+        let n = i.to_string();
+        let v = format!("value-{i}");
+        ok(c, &[b"RPUSH", b"biglist", v.as_bytes()]);
+        ok(c, &[b"SADD", b"bigset", v.as_bytes()]);
+        ok(c, &[b"HSET", b"bighash", n.as_bytes(), v.as_bytes()]);
+        ok(c, &[b"ZADD", b"bigzset", n.as_bytes(), v.as_bytes()]);
+    }
+    ok(c, &[b"SELECT", b"3"]);
+    ok(c, &[b"SET", b"in-db-3", b"yes"]);
+    ok(c, &[b"SELECT", b"0"]);
+}
